@@ -1,0 +1,60 @@
+# xenpair — the two commands of the README do all the set-up on a fresh Debian bookworm (root):
+#   make demo   create a real pair on this machine under /var/tmp/xenpair-demo
+#   make test   the whole test suite (.ci/run calls it)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+DEMO_DIR ?= /var/tmp/xenpair-demo
+TEST_CACHE ?= /var/cache/xenpair-test
+MIRROR ?= http://deb.debian.org/debian
+# --no-install-recommends: with Recommends, xen-tools pulls in the hypervisor and grub-xen-host,
+# which changes this machine's boot menu.
+APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
+               libxenmisc4.17 python3-venv ca-certificates
+
+.PHONY: all deps venv lint test demo bench clean-demo
+all: test
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+$(TEST_CACHE)/bookworm-rootfs.tar: | deps
+	tests/tools/make-rootfs $@ bookworm $(MIRROR)
+
+$(DEMO_DIR)/rootfs-bookworm.tar: | deps
+	@if [ -s $(TEST_CACHE)/bookworm-rootfs.tar ]; then \
+	  mkdir -p $(DEMO_DIR) && cp $(TEST_CACHE)/bookworm-rootfs.tar $@; \
+	else tests/tools/make-rootfs $@ bookworm $(MIRROR); fi
+
+lint: venv
+	$(VENV)/bin/ruff check xenpair tests bench
+
+test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar lint
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/pytest
+
+demo: deps venv $(DEMO_DIR)/rootfs-bookworm.tar
+	mkdir -p $(DEMO_DIR)/xen
+	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml create package1 \
+	  demo$$(date +%Y%m%d%H%M%S) --yes
+	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml list
+
+bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/startup.py
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/pair.py
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

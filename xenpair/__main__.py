@@ -1,0 +1,3 @@
+from xenpair.cli.app import main
+
+main()

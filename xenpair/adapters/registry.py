@@ -1,0 +1,340 @@
+"""The two CSV registries, byte-compatible with the old wrapper's files.
+
+hosting: IP;Name;Package;external IP;Date created[;State]
+backup:  IP;Name;Package;Date created[;State]
+
+Rows the old wrapper wrote (no State) count as created. Rows xenpair did not change are
+written back byte for byte. Every read-modify-write holds flock on <csv>.lock (hosting
+first, then backup) and replaces each file atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import AddressValueError, IPv4Address, IPv4Network
+from pathlib import Path
+
+from xenpair.errors import Failed, RegistryError
+
+STATES = ("reserved", "created", "failed")
+DOM0_PACKAGE = "Xen-Host"
+_HEADERS = {
+    "hosting": ("IP;Name;Package;external IP;Date created", 5),
+    "backup": ("IP;Name;Package;Date created", 4),
+}
+LOCK_TIMEOUT_S = 60.0
+
+
+def now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def short_name(fqdn: str) -> str:
+    return fqdn.split(".", 1)[0]
+
+
+@dataclass
+class Row:
+    kind: str                    # "hosting" | "backup"
+    ip: IPv4Address
+    name: str                    # FQDN (or "Hosting" for the dom0 row)
+    package: str
+    external_ip: str = ""        # hosting only
+    created: str = ""
+    state: str = "created"
+    line: int = 0                # 0 = not yet in the file
+    raw: str | None = None       # original text; None once changed
+
+    @property
+    def is_dom0(self) -> bool:
+        return self.package == DOM0_PACKAGE
+
+    def render(self) -> str:
+        if self.raw is not None:
+            return self.raw
+        if self.kind == "hosting":
+            return ";".join([str(self.ip), self.name, self.package, self.external_ip, self.created,
+                             self.state])
+        return ";".join([str(self.ip), self.name, self.package, self.created, self.state])
+
+    def update(self, **changes) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self.raw = None
+
+
+@dataclass
+class Pair:
+    n: int
+    hosting: Row | None
+    backup: Row | None
+
+    @property
+    def name(self) -> str:
+        return short_name((self.hosting or self.backup).name)
+
+    @property
+    def tier(self) -> str:
+        return (self.hosting or self.backup).package
+
+    @property
+    def state(self) -> str:
+        rows = {"hosting": self.hosting, "backup": self.backup}
+        missing = [k for k, r in rows.items() if r is None]
+        if missing:
+            return f"incomplete (no {missing[0]} row)"
+        failed = [k for k, r in rows.items() if r.state == "failed"]
+        if failed:
+            return "failed (" + (" and ".join(failed)) + ")"
+        if any(r.state == "reserved" for r in rows.values()):
+            return "reserved"
+        return "created"
+
+
+@dataclass
+class CsvFile:
+    kind: str
+    path: Path
+    prefix: IPv4Network
+    header: str = ""
+    rows: list[Row | str] = field(default_factory=list)   # str = a blank line, kept as is
+    exists: bool = False
+    changed: bool = False
+
+    def data_rows(self) -> list[Row]:
+        return [r for r in self.rows if isinstance(r, Row)]
+
+    def render(self) -> str:
+        header = self.header
+        old_header, _ = _HEADERS[self.kind]
+        if header == old_header:
+            header += ";State"        # say what the added column is
+        return "\n".join([header] + [r if isinstance(r, str) else r.render() for r in self.rows]) + "\n"
+
+
+def _fresh(kind: str, path: Path, prefix: IPv4Network) -> CsvFile:
+    header, _ = _HEADERS[kind]
+    f = CsvFile(kind, path, prefix, header=header + ";State")
+    if kind == "hosting":
+        # the dom0 itself holds the first address; never handed out
+        f.rows.append(Row("hosting", prefix.network_address + 1, "Hosting", DOM0_PACKAGE, state="",
+                          raw=f"{prefix.network_address + 1};Hosting;{DOM0_PACKAGE}"))
+    return f
+
+
+def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
+    f = CsvFile(kind, path, prefix, exists=True)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    old_header, old_fields = _HEADERS[kind]
+    if not lines or not lines[0].startswith("IP;Name;Package"):
+        raise RegistryError(f"the {kind} registry has no header line",
+                            where=f"{path}:1",
+                            hint=f"the first line must be '{old_header}' (a file written by the old "
+                                 "wrapper or by xenpair); fix or move the file")
+    f.header = lines[0]
+    seen_ip: dict[IPv4Address, int] = {}
+    seen_name: dict[str, int] = {}
+    for number, text_line in enumerate(lines[1:], start=2):
+        if text_line.strip() == "":
+            f.rows.append(text_line)
+            continue
+        row = _parse_row(kind, path, prefix, number, text_line, old_fields)
+        for seen, key in ((seen_ip, row.ip), (seen_name, row.name)):
+            if key in seen:
+                raise RegistryError(f"{key} appears twice in the {kind} registry "
+                                    f"(lines {seen[key]} and {number})",
+                                    where=f"{path}:{number}",
+                                    hint="remove the stale line by hand; xenpair does not guess which is right")
+            seen[key] = number
+        f.rows.append(row)
+    return f
+
+
+def _parse_row(kind: str, path: Path, prefix: IPv4Network, number: int, text: str,
+               old_fields: int) -> Row:
+    where = f"{path}:{number}"
+    fields = text.rstrip("\r").split(";")
+    max_fields = old_fields + 1
+    if not 3 <= len(fields) <= max_fields:
+        raise RegistryError(f"a {kind} registry row has {len(fields)} fields, expected 3 to {max_fields}",
+                            where=where, hint="fix the line by hand (fields are separated by ';')")
+    try:
+        ip = IPv4Address(fields[0])
+    except AddressValueError:
+        raise RegistryError(f"{fields[0]!r} is not an IPv4 address", where=where,
+                            hint="fix the line by hand") from None
+    if ip not in prefix:
+        raise RegistryError(f"{ip} is outside {kind}.prefix {prefix}", where=where,
+                            hint=f"fix the line, or set {kind}.prefix in the config to the prefix this "
+                                 "registry uses")
+    name = fields[1]
+    if not name or any(c.isspace() for c in name):
+        raise RegistryError(f"the name {name!r} is empty or contains spaces", where=where,
+                            hint="fix the line by hand")
+    row = Row(kind, ip, name, fields[2], line=number, raw=text)
+    rest = fields[3:]
+    if kind == "hosting" and rest:
+        row.external_ip = rest.pop(0)
+        if row.external_ip:
+            try:
+                IPv4Address(row.external_ip)
+            except AddressValueError:
+                raise RegistryError(f"external IP {row.external_ip!r} is not an IPv4 address",
+                                    where=where, hint="fix the line by hand") from None
+    if rest:
+        row.created = rest.pop(0)
+    if rest:
+        row.state = rest.pop(0)
+        if row.state not in STATES:
+            raise RegistryError(f"unknown state {row.state!r}", where=where,
+                                hint=f"the State column holds one of: {', '.join(STATES)}")
+    if row.is_dom0:
+        row.state = ""
+    return row
+
+
+class Snapshot:
+    """Both registries as read at one moment (under the lock, when taken from Registry.locked)."""
+
+    def __init__(self, hosting: CsvFile, backup: CsvFile):
+        self.files = {"hosting": hosting, "backup": backup}
+
+    def rows(self, kind: str) -> list[Row]:
+        return self.files[kind].data_rows()
+
+    def number(self, row: Row) -> int:
+        return int(row.ip) - int(self.files[row.kind].prefix.network_address)
+
+    def used_numbers(self) -> set[int]:
+        return {self.number(r) for kind in self.files for r in self.rows(kind)}
+
+    def pairs(self) -> list[Pair]:
+        by_n: dict[int, Pair] = {}
+        for kind in ("hosting", "backup"):
+            for row in self.rows(kind):
+                if row.is_dom0:
+                    continue
+                pair = by_n.setdefault(self.number(row), Pair(self.number(row), None, None))
+                setattr(pair, kind, row)
+        return [by_n[n] for n in sorted(by_n)]
+
+    def find(self, name: str) -> Pair | None:
+        """Exact match on the short name: 'foo' never matches 'foobar'."""
+        for pair in self.pairs():
+            if any(r is not None and short_name(r.name) == name for r in (pair.hosting, pair.backup)):
+                return pair
+        return None
+
+    def external_ips(self) -> dict[IPv4Address, str]:
+        return {IPv4Address(r.external_ip): r.name for r in self.rows("hosting") if r.external_ip}
+
+    def add(self, row: Row) -> None:
+        f = self.files[row.kind]
+        f.rows.append(row)
+        f.changed = True
+
+    def mark(self, row: Row, **changes) -> None:
+        row.update(**changes)
+        self.files[row.kind].changed = True
+
+
+class Registry:
+    def __init__(self, hosting: Path, backup: Path, hosting_prefix: IPv4Network,
+                 backup_prefix: IPv4Network):
+        self.paths = {"hosting": Path(hosting), "backup": Path(backup)}
+        self.prefixes = {"hosting": hosting_prefix, "backup": backup_prefix}
+
+    def _read(self, kind: str) -> CsvFile:
+        path, prefix = self.paths[kind], self.prefixes[kind]
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return _fresh(kind, path, prefix)
+        except OSError as e:
+            raise RegistryError(f"cannot read the {kind} registry: {e.strerror}", where=str(path),
+                                hint="check the path under registry: in the config") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[: e.start].count(b"\n") + 1
+            raise RegistryError(f"the {kind} registry is not UTF-8 text", where=f"{path}:{line}",
+                                hint="fix the line by hand") from None
+        return parse(kind, path, prefix, text)
+
+    def read(self) -> Snapshot:
+        """A consistent read without the lock: each file is only ever replaced atomically."""
+        return Snapshot(self._read("hosting"), self._read("backup"))
+
+    @contextmanager
+    def locked(self) -> Iterator[Snapshot]:
+        """Read under both locks; on a clean exit write back every changed file."""
+        with ExitStack() as stack:
+            for kind in ("hosting", "backup"):
+                stack.enter_context(_flock(self.paths[kind]))
+            snap = self.read()
+            yield snap
+            # backup first: a crash in between leaves a hosting row missing, which `list`
+            # shows as incomplete, never a backup machine nobody knows about
+            for kind in ("backup", "hosting"):
+                f = snap.files[kind]
+                if f.changed:
+                    _atomic_write(f.path, f.render())
+                    f.changed, f.exists = False, True
+
+
+@contextmanager
+def _flock(csv: Path) -> Iterator[None]:
+    lock_path = csv.with_name(csv.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise RegistryError(f"cannot open the registry lock file: {e.strerror}", where=str(lock_path),
+                            hint="check that the registry's folder exists and is writable") from None
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Failed(f"the registry stayed locked for {LOCK_TIMEOUT_S:.0f} s",
+                                 where=str(lock_path),
+                                 hint="another xenpair is writing it; try again, or find the process "
+                                      f"with 'fuser {lock_path}'") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o644
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

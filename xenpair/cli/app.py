@@ -1,0 +1,70 @@
+"""The xenpair command line. The only layer that prints, prompts or picks an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from xenpair import __version__
+from xenpair.cli import create as create_cmd
+from xenpair.cli import listing
+from xenpair.errors import BadInput, XenpairError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    name="xenpair",
+    help="Create a customer's hosting + backup pair of Xen guests with xen-create-image.",
+    epilog="Exit codes: 0 ok, 1 failed, 2 bad input (nothing changed), 130 interrupted. "
+           "See docs/ for every command and config key.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"xenpair {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option(
+        "--config", "-c", metavar="FILE", envvar="XENPAIR_CONFIG", show_envvar=True,
+        help="Site config (YAML). Default: /etc/xenpair/config.yaml if it exists, else built-in "
+             "defaults.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = {"config": config}
+
+
+app.command("create", epilog=create_cmd.EPILOG)(create_cmd.create)
+app.command("list")(listing.list_cmd)
+app.command("show")(listing.show_cmd)
+
+
+def exit_code(error: BaseException) -> int:
+    """The one place that maps an error to an exit code."""
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(error, BadInput):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="xenpair")
+    except XenpairError as e:
+        print(f"xenpair: error: {e}", file=sys.stderr)
+        sys.exit(exit_code(e))
+    except KeyboardInterrupt:
+        print("xenpair: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,121 @@
+"""Printing results for people (rich) or as JSON. Results arrive as plain dicts."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def progress(role: str, message: str) -> None:
+    """Progress goes to stderr, so stdout stays clean for --json."""
+    print(f"[{role}] {message}", file=sys.stderr, flush=True)
+
+
+def _machine_table(machines: dict[str, dict], title: str):
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for col in ("", "FQDN", "host", "RAM MB", "vCPUs", "disk GB", "swap MB", "IPs"):
+        t.add_column(col)
+    for role, m in machines.items():
+        ips = m["ip"] + (f", {m['external_ip']} (external)" if m.get("external_ip") else "")
+        t.add_row(role, m["fqdn"], m.get("host", ""), str(m["ram_mb"]), str(m["vcpus"]),
+                  str(m["disk_gb"]), str(m["swap_mb"]), ips)
+    return t
+
+
+def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
+    if as_json and not to_stderr:
+        _json({"dry_run": True, "plan": p})
+        return
+    con = _console(stderr=to_stderr)
+    s = p["summary"]
+    con.print(_machine_table(s["machines"], f"Plan: {p['title']} (package {s['tier']}, N={s['n']})"))
+    for i, step in enumerate(p["steps"], 1):
+        con.print(f"{i}. {step['title']}")
+        for reg in step.get("registry", {}).values():
+            con.print(f"   {reg['file']} += {reg['row']}", markup=False)
+        for role, cmd in step.get("commands", {}).items():
+            con.print(f"   [{role}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
+
+
+def create_result(r: dict, as_json: bool) -> None:
+    if as_json:
+        _json(r)
+        return
+    con = _console()
+    for role in ("hosting", "backup"):
+        m = r[role]
+        con.print()
+        if not m["ok"]:
+            con.print(f"[bold red]{role} machine {m['fqdn']} FAILED[/] on {m['host']}: {m['problem']}")
+            con.print(f"last {len(m['output_tail'])} lines of its output:")
+            for line in m["output_tail"]:
+                con.print("  " + line, markup=False)
+            con.print(f"full log: {m['log']}", markup=False)
+            continue
+        sm = m["summary"] or {}
+        con.print(f"[bold]{role} machine[/] {m['fqdn']} built in {m['elapsed_s']} s on {m['host']}")
+        rows = [("Hostname", sm.get("hostname")), ("Distribution", sm.get("distribution")),
+                ("MAC Address", sm.get("mac")), ("IP Address(es)", " ".join(sm.get("ips", [])))]
+        rows += [("SSH Fingerprint", f"{f['fingerprint']} ({f['algorithm']})")
+                 for f in sm.get("ssh_fingerprints", [])]
+        rows += [("Root Password", sm.get("root_password") or "N/A"), ("Xen cfg", m["cfg"]),
+                 ("Log", m["log"])]
+        for label, value in rows:
+            con.print(f"  {label:<16}: {value}", markup=False)
+    con.print()
+    if r["ok"]:
+        con.print(f"[bold green]pair {r['name']} created[/] (package {r['tier']}, "
+                  f"{r['hosting']['ip']} / {r['backup']['ip']})")
+    else:
+        con.print(f"[bold red]pair {r['name']} is incomplete: {r['state']}[/]. The registry records it "
+                  "as failed; the machine that was built is kept.")
+
+
+_COLUMNS = (("NAME", "name"), ("TIER", "tier"), ("HOSTING IP", "h_ip"), ("BACKUP IP", "b_ip"),
+            ("EXTERNAL IP", "ext"), ("STATE", "state"), ("CREATED", "created"),
+            ("HOSTING FQDN", "h_fqdn"), ("BACKUP FQDN", "b_fqdn"))
+
+
+def _flat(p: dict) -> dict[str, str]:
+    h, b = p["hosting"] or {}, p["backup"] or {}
+    return {"name": p["name"], "tier": p["tier"], "h_ip": h.get("ip", "-"), "b_ip": b.get("ip", "-"),
+            "ext": h.get("external_ip") or "-", "state": p["state"],
+            "created": h.get("created") or b.get("created") or "-",
+            "h_fqdn": h.get("fqdn", "-"), "b_fqdn": b.get("fqdn", "-")}
+
+
+def pairs(items: list[dict], as_json: bool) -> None:
+    # plain aligned text, like `xl list`: greppable, and no rich import for a long list
+    if as_json:
+        _json(items)
+        return
+    rows = [_flat(p) for p in items]
+    widths = [max([len(title)] + [len(r[key]) for r in rows]) for title, key in _COLUMNS]
+    lines = ["  ".join(t.ljust(w) for (t, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()]
+    lines += ["  ".join(r[k].ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip() for r in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+    if not rows:
+        print("(no pairs in the registry)", file=sys.stderr)
+
+
+def pair(p: dict, as_json: bool) -> None:
+    if as_json:
+        _json(p)
+        return
+    f = _flat(p)
+    out = [f"{title.title():<13}: {f[key]}" for title, key in _COLUMNS]
+    sys.stdout.write("\n".join(out) + "\n")

@@ -1,0 +1,294 @@
+"""Site config and packages.yaml: pydantic models, loading, and error messages with file:line."""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from xenpair.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
+ENV_CONFIG = "XENPAIR_CONFIG"
+
+_DOMAIN = re.compile(r"(?=.{1,200}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]*\Z")
+_TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+
+# xen-create-image options xenpair sets itself; setting them in extra_args would make the
+# plan lie (Getopt::Long also accepts unique prefixes, so a prefix counts as the option).
+MANAGED_OPTIONS = (
+    "hostname", "ip", "netmask", "gateway", "bridge", "memory", "swap", "noswap", "size",
+    "vcpus", "dist", "fs", "pygrub", "nopygrub", "dir", "lvm", "output", "force", "noforce",
+    "hash_method",
+)
+# Options that delete guests, leave images mounted or change how the rest is read (reference §6).
+REFUSED_OPTIONS = ("debug", "hooks", "install", "config", "dumpconfig", "help", "manual",
+                   "version", "boot", "passwd", "dhcp")
+
+
+def _domain(v: str) -> str:
+    if not _DOMAIN.match(v):
+        raise ValueError("must be a DNS domain of lowercase labels, e.g. hosting.example.de")
+    return v
+
+
+def _word(v: str) -> str:
+    if not _WORD.match(v):
+        raise ValueError("must be one word: letters, digits and _ . : @ + - only")
+    return v
+
+
+def _extra_arg(v: str) -> str:
+    if not v.startswith("--") or len(v) < 3:
+        raise ValueError(f"{v!r} is not a long option: each item is one '--option' or '--option=value'")
+    if "\n" in v or "\0" in v:
+        raise ValueError("must not contain a newline")
+    name, eq, value = v[2:].partition("=")
+    if eq and value == "":
+        raise ValueError(f"{v!r} has an empty value (xen-create-image then does nothing and exits 0)")
+    for managed in MANAGED_OPTIONS:
+        if managed == name or (len(name) >= 3 and managed.startswith(name)):
+            raise ValueError(f"{v!r} sets --{managed}, which xenpair sets itself from the config and the tier")
+    if name in REFUSED_OPTIONS:
+        raise ValueError(f"{v!r} is not allowed: it breaks or deletes guests in xen-tools 4.9")
+    return v
+
+
+Domain = Annotated[str, AfterValidator(_domain)]
+Word = Annotated[str, AfterValidator(_word)]
+ExtraArg = Annotated[str, AfterValidator(_extra_arg)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Storage(_Strict):
+    lvm: Word | None = None
+    dir: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Storage:
+        if (self.lvm is None) == (self.dir is None):
+            raise ValueError("give exactly one of 'lvm: VG' or 'dir: /path'")
+        if self.dir is not None and not self.dir.startswith("/"):
+            raise ValueError("dir must be an absolute path")
+        return self
+
+    @property
+    def option(self) -> str:
+        return f"--lvm={self.lvm}" if self.lvm else f"--dir={self.dir}"
+
+
+class XenCreateImage(_Strict):
+    command: str = "xen-create-image"
+    dist: Word = "bookworm"
+    fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] = "ext4"
+    pygrub: bool = True
+    storage: Storage = Storage(lvm="vg0")
+    cfg_dir: str = "/etc/xen"
+    log_dir: str = "/var/log/xen-tools"
+    extra_args: list[ExtraArg] = []
+
+
+class Side(_Strict):
+    prefix: IPv4Network
+    domain: Domain
+    bridge: Word = "xenbr1"
+    gateway: IPv4Address | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Side:
+        if self.prefix.prefixlen > 30:
+            raise ValueError(f"prefix {self.prefix} is too small: use /30 or larger")
+        if self.gateway is not None and self.gateway not in self.prefix:
+            raise ValueError(f"gateway {self.gateway} is not inside prefix {self.prefix}")
+        return self
+
+
+class HostingSide(Side):
+    prefix: IPv4Network = IPv4Network("192.168.20.0/24")
+    domain: Domain = "hosting.example.de"
+
+
+class BackupSide(Side):
+    prefix: IPv4Network = IPv4Network("192.168.30.0/24")
+    domain: Domain = "backup.example.de"
+    host: str = "local"
+
+    @model_validator(mode="after")
+    def _host(self) -> BackupSide:
+        if self.host != "local":
+            raise ValueError("only 'local' is supported in this version (SSH targets come next)")
+        return self
+
+
+class RegistryPaths(_Strict):
+    hosting: Path = Path("/root/xen_hosting_ips.csv")
+    backup: Path = Path("/root/xen_backup_ips.csv")
+
+
+class Config(_Strict):
+    packages_file: Path | None = None
+    registry: RegistryPaths = RegistryPaths()
+    hosting: HostingSide = HostingSide()
+    backup: BackupSide = BackupSide()
+    xen_create_image: XenCreateImage = XenCreateImage()
+
+    @model_validator(mode="after")
+    def _apart(self) -> Config:
+        if self.hosting.prefix.overlaps(self.backup.prefix):
+            raise ValueError(f"hosting.prefix {self.hosting.prefix} and backup.prefix "
+                             f"{self.backup.prefix} overlap")
+        return self
+
+
+class Machine(_Strict):
+    ram_mb: int = Field(gt=0)
+    vcpus: int = Field(gt=0, le=512)
+    disk_gb: int = Field(gt=0)
+    swap_mb: int | None = Field(default=None, ge=0, description="default: ram_mb; 0 = no swap")
+
+    @property
+    def swap(self) -> int:
+        return self.ram_mb if self.swap_mb is None else self.swap_mb
+
+
+class Tier(_Strict):
+    hosting: Machine
+    backup: Machine
+
+
+# ---------------------------------------------------------------- loading
+
+
+def shipped_packages_file() -> Path:
+    return Path(str(resources.files("xenpair") / "packages.yaml"))
+
+
+def config_path(explicit: str | None) -> Path | None:
+    """--config, else $XENPAIR_CONFIG, else /etc/xenpair/config.yaml if it exists, else None."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_CONFIG):
+        return Path(os.environ[ENV_CONFIG])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
+def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
+    path = config_path(explicit)
+    if path is None:
+        return Config(), None
+    data, root = _read_yaml(path, "config")
+    try:
+        return Config.model_validate(data), path
+    except ValidationError as e:
+        raise _validation_error(e, path, root, "config") from None
+
+
+def load_packages(config: Config) -> dict[str, Tier]:
+    path = config.packages_file or shipped_packages_file()
+    data, root = _read_yaml(path, "packages file")
+    problems: list[str] = []
+    tiers: dict[str, Tier] = {}
+    for name, value in data.items():
+        if not isinstance(name, str) or not _TIER.match(name):
+            problems.append(f"{path}:{_line(root, [name])}: {name}: tier names are letters, digits, "
+                            "'_', '.', '-' (at most 63)")
+            continue
+        try:
+            tiers[name] = Tier.model_validate(value)
+        except ValidationError as e:
+            problems.extend(_problems(e, path, root, prefix=[name]))
+    if not data:
+        problems.append(f"{path}: no tiers defined")
+    if problems:
+        raise ConfigError(f"invalid packages file {path} ({len(problems)} problem(s)):",
+                          details="\n".join("  " + p for p in problems),
+                          hint="fix these keys; see docs/configuration.md")
+    return tiers
+
+
+def resolve_tier(tiers: dict[str, Tier], name: str) -> str:
+    """'2' means 'package2' (the old wrapper asked for a single digit)."""
+    if name in tiers:
+        return name
+    if name.isdigit() and f"package{name}" in tiers:
+        return f"package{name}"
+    raise ConfigError(f"unknown package {name!r}",
+                      hint=f"use one of: {', '.join(tiers)} (a bare number N means packageN)")
+
+
+def _read_yaml(path: Path, what: str) -> tuple[dict, Any]:
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
+                          hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{what} is not valid YAML: {getattr(e, 'problem', e)}", where=where,
+                          hint="fix the syntax at that line") from None
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a YAML mapping of keys", where=f"{path}:1")
+    return data, root
+
+
+def _line(node: Any, loc: list) -> int:
+    """Line of the deepest YAML node that exists along the key path (1-based)."""
+    import yaml
+
+    line = node.start_mark.line + 1 if node is not None else 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _problems(e: ValidationError, path: Path, root: Any, prefix: list | None = None) -> list[str]:
+    out = []
+    for err in e.errors(include_url=False):
+        loc = (prefix or []) + [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see docs/configuration.md)"
+        out.append(f"{path}:{_line(root, loc)}: {key}: {msg}")
+    return out
+
+
+def _validation_error(e: ValidationError, path: Path, root: Any, what: str) -> ConfigError:
+    problems = _problems(e, path, root)
+    return ConfigError(f"invalid {what} {path} ({len(problems)} problem(s)):",
+                       details="\n".join("  " + p for p in problems),
+                       hint="fix these keys; see docs/configuration.md")

@@ -1,0 +1,34 @@
+"""Read-only views of the registry: list and show."""
+
+from __future__ import annotations
+
+from xenpair.adapters.registry import Pair
+from xenpair.core.site import Site
+from xenpair.errors import BadInput
+
+
+def pair_view(pair: Pair) -> dict:
+    h, b = pair.hosting, pair.backup
+    return {
+        "name": pair.name,
+        "n": pair.n,
+        "tier": pair.tier,
+        "state": pair.state,
+        "hosting": {"fqdn": h.name, "ip": str(h.ip), "external_ip": h.external_ip or None,
+                    "created": h.created, "state": h.state} if h else None,
+        "backup": {"fqdn": b.name, "ip": str(b.ip), "created": b.created,
+                   "state": b.state} if b else None,
+    }
+
+
+def list_pairs(site: Site) -> list[dict]:
+    return [pair_view(p) for p in site.registry.read().pairs()]
+
+
+def show_pair(site: Site, name: str) -> dict:
+    pair = site.registry.read().find(name)
+    if pair is None:
+        raise BadInput(f"no pair named {name!r} in the registry",
+                       where=f"{site.config.registry.hosting}, {site.config.registry.backup}",
+                       hint="'xenpair list' shows the pairs; give the short name (foo, not foo.hosting.example.de)")
+    return pair_view(pair)

@@ -1,0 +1,49 @@
+"""One exception family. The CLI maps each class to an exit code in one place."""
+
+from __future__ import annotations
+
+
+class XenpairError(Exception):
+    """Something went wrong; says what, where, and what to do next."""
+
+    def __init__(self, what: str, where: str | None = None, hint: str | None = None,
+                 details: str | None = None):
+        super().__init__(what)
+        self.what = what
+        self.where = where
+        self.hint = hint
+        self.details = details
+
+    def __str__(self) -> str:
+        parts = [self.what]
+        if self.where:
+            parts.append(f"  where: {self.where}")
+        if self.details:
+            parts.append(self.details.rstrip("\n"))
+        if self.hint:
+            parts.append(f"  what to do: {self.hint}")
+        return "\n".join(parts)
+
+
+class BadInput(XenpairError):
+    """Arguments, config, packages file or registry contents the user must fix. Nothing changed."""
+
+
+class ConfigError(BadInput):
+    pass
+
+
+class RegistryError(BadInput):
+    pass
+
+
+class AlreadyExists(BadInput):
+    pass
+
+
+class Refused(XenpairError):
+    """The user declined, or there is no terminal to ask on."""
+
+
+class Failed(XenpairError):
+    """An outside command or the machine itself failed."""
