@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 SUMMARY_HEADER = "Installation Summary"
 OPTION_ERRORS = ("Unknown option", "requires an argument", "is ambiguous")
-_LINE = re.compile(r"^(Hostname|Distribution|MAC Address|IP-?Address\(es\)|RSA Fingerprint|"
+_LINE = re.compile(r"^(Hostname|Distribution|MAC Address|IP[- ]?Address\(es\)|RSA Fingerprint|"
                    r"SSH Fingerprint|Root Password)\s*:\s+(.*?)\s*$")
 _FINGERPRINT = re.compile(r"^(\S+)\s+\((\S+)\)$")
 _LOGFILE = re.compile(r"^Logfile produced at:\s*\n\s*(\S.*?)\s*$", re.M)

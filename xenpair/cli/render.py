@@ -23,17 +23,13 @@ def progress(role: str, message: str) -> None:
     print(f"[{role}] {message}", file=sys.stderr, flush=True)
 
 
-def _machine_table(machines: dict[str, dict], title: str):
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
-    for col in ("", "FQDN", "host", "RAM MB", "vCPUs", "disk GB", "swap MB", "IPs"):
-        t.add_column(col)
+def _machine_lines(machines: dict[str, dict]) -> list[str]:
+    out = []
     for role, m in machines.items():
         ips = m["ip"] + (f", {m['external_ip']} (external)" if m.get("external_ip") else "")
-        t.add_row(role, m["fqdn"], m.get("host", ""), str(m["ram_mb"]), str(m["vcpus"]),
-                  str(m["disk_gb"]), str(m["swap_mb"]), ips)
-    return t
+        out.append(f"  {role:<8} {m['fqdn']} on {m.get('host', 'local')}: {m['ram_mb']} MB RAM, "
+                   f"{m['vcpus']} vCPU(s), {m['disk_gb']} GB disk, {m['swap_mb']} MB swap; IPs {ips}")
+    return out
 
 
 def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
@@ -42,7 +38,9 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
         return
     con = _console(stderr=to_stderr)
     s = p["summary"]
-    con.print(_machine_table(s["machines"], f"Plan: {p['title']} (package {s['tier']}, N={s['n']})"))
+    con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
+    for line in _machine_lines(s["machines"]):
+        con.print(line, markup=False)
     for i, step in enumerate(p["steps"], 1):
         con.print(f"{i}. {step['title']}")
         for reg in step.get("registry", {}).values():
