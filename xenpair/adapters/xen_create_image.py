@@ -24,6 +24,7 @@ class Summary:
     distribution: str = ""
     mac: str = ""
     ips: list[str] = field(default_factory=list)
+    dhcp: bool = False
     ssh_fingerprints: list[dict[str, str]] = field(default_factory=list)
     root_password: str = ""
 
@@ -52,7 +53,8 @@ def parse_summary(stdout: str) -> Summary | None:
         elif key == "MAC Address":
             summary.mac = value
         elif key.startswith("IP"):
-            summary.ips = value.split()
+            summary.dhcp = value == "dynamic"
+            summary.ips = [] if summary.dhcp else value.split()
         elif key.endswith("Fingerprint"):
             fm = _FINGERPRINT.match(value)
             algo, fp = (fm.group(2), fm.group(1)) if fm else ("RSA", value)

@@ -48,7 +48,7 @@ def external_ip_problem(text: str, internal: list[IPv4Network],
                       ("multicast", ip.is_multicast), ("link-local", ip.is_link_local),
                       ("reserved", ip.is_reserved)):
         if bad:
-            return f"{ip} is a {kind} address"
+            return f"{ip} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} address"
     for net in internal:
         if ip in net:
             return f"{ip} is inside the internal prefix {net}"

@@ -1,0 +1,148 @@
+"""Test fixtures: a private mount namespace, rootfs tarballs, and throw-away xenpair sites."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests import sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+XENPAIR = [sys.executable, "-m", "xenpair"]
+DEFAULT_ROOTFS = "/var/cache/xenpair-test/bookworm-rootfs.tar"
+# the guests' apt points at a closed loopback port: builds are offline and never leave 127.0.0.1
+OFFLINE_MIRROR = "--mirror=http://127.0.0.1:9/debian"
+
+TEST_PACKAGES = {
+    "small": {"hosting": {"ram_mb": 256, "vcpus": 2, "disk_gb": 1, "swap_mb": 64},
+              "backup": {"ram_mb": 128, "vcpus": 1, "disk_gb": 1}},
+    "big": {"hosting": {"ram_mb": 512, "vcpus": 4, "disk_gb": 2},
+            "backup": {"ram_mb": 128, "vcpus": 1, "disk_gb": 3, "swap_mb": 0}},
+}
+
+SANDBOX: Path | None = None
+
+
+def pytest_configure(config):
+    global SANDBOX
+    if os.geteuid() != 0:
+        raise pytest.UsageError("the xenpair tests need root (mount namespace, loop devices): run make test")
+    SANDBOX = sandbox.enter()
+
+
+def pytest_unconfigure(config):
+    sandbox.leave()
+
+
+@pytest.fixture(scope="session")
+def tiny_rootfs(tmp_path_factory) -> Path:
+    return sandbox.make_tiny_rootfs(tmp_path_factory.mktemp("rootfs"))
+
+
+@pytest.fixture(scope="session")
+def real_rootfs() -> Path:
+    path = Path(os.environ.get("XENPAIR_TEST_ROOTFS", DEFAULT_ROOTFS))
+    if not path.is_file():
+        pytest.fail(f"no debootstrapped rootfs at {path}: run 'make test' (it builds and caches one)")
+    return path
+
+
+@dataclass
+class TestSite:
+    """A xenpair site whose every path lives in one temp dir, run through the real CLI."""
+
+    root: Path
+    config: dict
+    config_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.config_path = self.root / "config.yaml"
+        self.write_config()
+
+    def write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config))
+
+    @property
+    def hosting_csv(self) -> Path:
+        return Path(self.config["registry"]["hosting"])
+
+    @property
+    def backup_csv(self) -> Path:
+        return Path(self.config["registry"]["backup"])
+
+    @property
+    def cfg_dir(self) -> Path:
+        return Path(self.config["xen_create_image"]["cfg_dir"])
+
+    @property
+    def image_dir(self) -> Path:
+        return Path(self.config["xen_create_image"]["storage"]["dir"]) / "domains"
+
+    def run(self, *args: str, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(XENPAIR + ["--config", str(self.config_path), *args], input=input,
+                              capture_output=True, text=True, timeout=timeout, cwd=self.root)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(XENPAIR + ["--config", str(self.config_path), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
+
+
+def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
+    (root / "xen").mkdir()
+    (root / "images").mkdir()
+    packages = root / "packages.yaml"
+    packages.write_text(yaml.safe_dump(TEST_PACKAGES))
+    config = {
+        "packages_file": str(packages),
+        "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},
+        "hosting": {"prefix": "192.168.20.0/24", "domain": "hosting.example.de", "bridge": "xenbr1"},
+        "backup": {"prefix": "192.168.30.0/24", "domain": "backup.example.de", "bridge": "xenbr2",
+                   "host": "local"},
+        "xen_create_image": {
+            "dist": dist, "fs": "ext4", "pygrub": True,
+            "storage": {"dir": str(root / "images")},
+            "cfg_dir": str(root / "xen"),
+            "extra_args": ["--install-method=tar", f"--install-source={rootfs}", "--nohosts",
+                           "--cache=no", OFFLINE_MIRROR],
+        },
+    }
+    return TestSite(root, config)
+
+
+@pytest.fixture
+def tiny_site(tmp_path, tiny_rootfs) -> TestSite:
+    """Fast builds (~0.5 s a guest) from a tiny rootfs with the real networking/hostname/fstab hooks."""
+    site = _site(tmp_path, tiny_rootfs, sandbox.TINY_DIST)
+    yield site
+    sandbox.cleanup_leftovers(site.image_dir)
+
+
+@pytest.fixture
+def real_site(tmp_path, real_rootfs) -> TestSite:
+    """Real builds (~15 s a pair) from the debootstrapped bookworm root, all real debian.d hooks."""
+    site = _site(tmp_path, real_rootfs, "bookworm")
+    yield site
+    sandbox.cleanup_leftovers(site.image_dir)
+
+
+def old_wrapper_registry(site: TestSite) -> tuple[bytes, bytes]:
+    """Registry files exactly as the old bash wrapper wrote them: out of order, `date` dates."""
+    hosting = (b"IP;Name;Package;external IP;Date created\n"
+               b"192.168.20.1;Hosting;Xen-Host\n"
+               b"192.168.20.2;shop.hosting.example.de;package1;;Mon Mar  4 10:12:01 CET 2013\n"
+               b"192.168.20.7;foobar.hosting.example.de;package3;198.51.100.20;Tue Jun 11 09:00:00 CEST 2013\n"
+               b"192.168.20.4;blog.hosting.example.de;package2;;Wed Apr 17 16:30:45 CEST 2013\n")
+    backup = (b"IP;Name;Package;Date created\n"
+              b"192.168.30.2;shop.backup.example.de;package1;Mon Mar  4 10:14:40 CET 2013\n"
+              b"192.168.30.7;foobar.backup.example.de;package3;Tue Jun 11 09:02:13 CEST 2013\n"
+              b"192.168.30.4;blog.backup.example.de;package2;Wed Apr 17 16:33:02 CEST 2013\n")
+    site.hosting_csv.write_bytes(hosting)
+    site.backup_csv.write_bytes(backup)
+    return hosting, backup

@@ -1,0 +1,142 @@
+"""The CSV registries: old wrapper files read as they are, rows kept byte for byte, errors with file:line."""
+
+import multiprocessing
+import os
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from xenpair.adapters.registry import Registry, Row
+from xenpair.errors import RegistryError
+
+H, B = IPv4Network("192.168.20.0/24"), IPv4Network("192.168.30.0/24")
+
+OLD_HOSTING = ("IP;Name;Package;external IP;Date created\n"
+               "192.168.20.1;Hosting;Xen-Host\n"
+               "192.168.20.2;shop.hosting.example.de;package1;;Mon Mar  4 10:12:01 CET 2013\n"
+               "192.168.20.7;foobar.hosting.example.de;package3;198.51.100.20;Tue Jun 11 09:00:00 CEST 2013\n"
+               "192.168.20.4;blog.hosting.example.de;package2;;Wed Apr 17 16:30:45 CEST 2013\n")
+OLD_BACKUP = ("IP;Name;Package;Date created\n"
+              "192.168.30.2;shop.backup.example.de;package1;Mon Mar  4 10:14:40 CET 2013\n"
+              "192.168.30.7;foobar.backup.example.de;package3;Tue Jun 11 09:02:13 CEST 2013\n"
+              "192.168.30.4;blog.backup.example.de;package2;Wed Apr 17 16:33:02 CEST 2013\n")
+
+
+@pytest.fixture
+def reg(tmp_path):
+    (tmp_path / "h.csv").write_text(OLD_HOSTING)
+    (tmp_path / "b.csv").write_text(OLD_BACKUP)
+    return Registry(tmp_path / "h.csv", tmp_path / "b.csv", H, B)
+
+
+def test_old_wrapper_files_are_read_as_they_are(reg):
+    snap = reg.read()
+    pairs = snap.pairs()
+    assert [(p.n, p.name, p.tier, p.state) for p in pairs] == [
+        (2, "shop", "package1", "created"), (4, "blog", "package2", "created"),
+        (7, "foobar", "package3", "created")]
+    assert pairs[2].hosting.external_ip == "198.51.100.20"
+    assert pairs[0].hosting.created == "Mon Mar  4 10:12:01 CET 2013"
+    assert snap.used_numbers() == {1, 2, 4, 7}
+    assert snap.external_ips() == {IPv4Address("198.51.100.20"): "foobar.hosting.example.de"}
+
+
+def test_foo_never_matches_foobar(reg):
+    snap = reg.read()
+    assert snap.find("foo") is None
+    assert snap.find("foobar").n == 7
+    assert snap.find("shop.hosting") is None
+
+
+def test_untouched_rows_stay_byte_identical(reg, tmp_path):
+    with reg.locked() as snap:
+        snap.add(Row("hosting", IPv4Address("192.168.20.8"), "new.hosting.example.de", "package1",
+                     created="2026-11-27T10:00:00+01:00", state="reserved"))
+        snap.add(Row("backup", IPv4Address("192.168.30.8"), "new.backup.example.de", "package1",
+                     created="2026-11-27T10:00:00+01:00", state="reserved"))
+    hosting = (tmp_path / "h.csv").read_text()
+    backup = (tmp_path / "b.csv").read_text()
+    # the header names the added column; every old line is kept as it was
+    assert hosting == OLD_HOSTING.replace("Date created\n", "Date created;State\n", 1) + \
+        "192.168.20.8;new.hosting.example.de;package1;;2026-11-27T10:00:00+01:00;reserved\n"
+    assert backup == OLD_BACKUP.replace("Date created\n", "Date created;State\n", 1) + \
+        "192.168.30.8;new.backup.example.de;package1;2026-11-27T10:00:00+01:00;reserved\n"
+    assert reg.read().find("new").state == "reserved"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_nothing_is_written_without_a_change(reg, tmp_path):
+    before = os.stat(tmp_path / "h.csv").st_mtime_ns
+    with reg.locked() as snap:
+        snap.pairs()
+    assert os.stat(tmp_path / "h.csv").st_mtime_ns == before
+
+
+def test_fresh_files_are_seeded_like_the_old_wrapper(tmp_path):
+    reg = Registry(tmp_path / "h.csv", tmp_path / "b.csv", H, B)
+    assert reg.read().used_numbers() == {1}
+    with reg.locked() as snap:
+        snap.add(Row("hosting", IPv4Address("192.168.20.2"), "a.hosting.example.de", "package1",
+                     created="D", state="created"))
+        snap.add(Row("backup", IPv4Address("192.168.30.2"), "a.backup.example.de", "package1",
+                     created="D", state="created"))
+    assert (tmp_path / "h.csv").read_text() == ("IP;Name;Package;external IP;Date created;State\n"
+                                                "192.168.20.1;Hosting;Xen-Host\n"
+                                                "192.168.20.2;a.hosting.example.de;package1;;D;created\n")
+    assert (tmp_path / "b.csv").read_text() == ("IP;Name;Package;Date created;State\n"
+                                                "192.168.30.2;a.backup.example.de;package1;D;created\n")
+
+
+@pytest.mark.parametrize(("content", "line", "message"), [
+    ("", 1, "has no header line"),
+    ("IP;Name\n", 1, "has no header line"),
+    (OLD_HOSTING + "192.168.20.9;x.hosting.example.de\n", 6, "has 2 fields, expected 3 to 6"),
+    (OLD_HOSTING + "192.168.20.9;x;p;;d;created;extra\n", 6, "has 7 fields"),
+    (OLD_HOSTING + "192.168.20.300;x;p;;d\n", 6, "'192.168.20.300' is not an IPv4 address"),
+    (OLD_HOSTING + "10.0.0.5;x;p;;d\n", 6, "10.0.0.5 is outside hosting.prefix 192.168.20.0/24"),
+    (OLD_HOSTING + "192.168.20.9;;p;;d\n", 6, "the name '' is empty"),
+    (OLD_HOSTING + "192.168.20.9;x;p;bogus;d\n", 6, "external IP 'bogus' is not an IPv4 address"),
+    (OLD_HOSTING + "192.168.20.9;x;p;;d;weird\n", 6, "unknown state 'weird'"),
+    (OLD_HOSTING + "192.168.20.4;x;p;;d\n", 6, "192.168.20.4 appears twice in the hosting registry (lines 5 and 6)"),
+    (OLD_HOSTING + "192.168.20.9;blog.hosting.example.de;p;;d\n", 6, "appears twice"),
+])
+def test_unreadable_rows_name_file_and_line(tmp_path, content, line, message):
+    (tmp_path / "h.csv").write_text(content)
+    (tmp_path / "b.csv").write_text(OLD_BACKUP)
+    reg = Registry(tmp_path / "h.csv", tmp_path / "b.csv", H, B)
+    with pytest.raises(RegistryError) as e:
+        reg.read()
+    assert message in e.value.what
+    assert e.value.where == f"{tmp_path / 'h.csv'}:{line}"
+    # never rewritten: a locked session fails before anything is written
+    with pytest.raises(RegistryError), reg.locked():
+        pass
+    assert (tmp_path / "h.csv").read_text() == content
+
+
+def test_not_utf8(tmp_path):
+    (tmp_path / "h.csv").write_bytes(OLD_HOSTING.encode() + b"192.168.20.9;m\xfcller;p;;d\n")
+    reg = Registry(tmp_path / "h.csv", tmp_path / "b.csv", H, B)
+    with pytest.raises(RegistryError) as e:
+        reg.read()
+    assert e.value.where.endswith("h.csv:6")
+
+
+def _add_many(path_h, path_b, start, count):
+    reg = Registry(path_h, path_b, H, B)
+    for i in range(count):
+        with reg.locked() as snap:
+            n = max(snap.used_numbers()) + 1
+            snap.add(Row("hosting", H.network_address + n, f"p{start}x{i}.h", "t", created="d"))
+            snap.add(Row("backup", B.network_address + n, f"p{start}x{i}.b", "t", created="d"))
+
+
+def test_lock_serialises_read_modify_write(tmp_path):
+    h, b = tmp_path / "h.csv", tmp_path / "b.csv"
+    procs = [multiprocessing.Process(target=_add_many, args=(h, b, k, 20)) for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    snap = Registry(h, b, H, B).read()            # parses: no duplicates, no torn lines
+    assert sorted(snap.used_numbers()) == list(range(1, 82))
