@@ -146,3 +146,21 @@ def old_wrapper_registry(site: TestSite) -> tuple[bytes, bytes]:
     site.hosting_csv.write_bytes(hosting)
     site.backup_csv.write_bytes(backup)
     return hosting, backup
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true",
+                     help="rewrite tests/golden/* from the current output (review the diff)")
+
+
+@pytest.fixture
+def golden(request):
+    """Compare text with tests/golden/NAME; --regen-golden rewrites the file instead."""
+    def check(name: str, text: str) -> None:
+        path = Path(__file__).resolve().parent / "golden" / name
+        if request.config.getoption("--regen-golden"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+        assert path.is_file(), f"no golden file {path}: run pytest --regen-golden and review it"
+        assert text == path.read_text()
+    return check

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+import threading
 from typing import Any
+
+_progress_lock = threading.Lock()
 
 
 def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: a MAC such as 00:16:3E:ab:71:F9 must not print as "00:16:3E🆎71:F9"
+    return Console(stderr=stderr, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _json(obj: Any) -> None:
@@ -20,7 +24,9 @@ def _json(obj: Any) -> None:
 
 def progress(role: str, message: str) -> None:
     """Progress goes to stderr, so stdout stays clean for --json."""
-    print(f"[{role}] {message}", file=sys.stderr, flush=True)
+    with _progress_lock:            # both builds report from their own threads
+        sys.stderr.write(f"[{role}] {message}\n")
+        sys.stderr.flush()
 
 
 def _machine_lines(machines: dict[str, dict]) -> list[str]:
@@ -83,9 +89,10 @@ def create_result(r: dict, as_json: bool) -> None:
                   "as failed; the machine that was built is kept.")
 
 
-_COLUMNS = (("NAME", "name"), ("TIER", "tier"), ("HOSTING IP", "h_ip"), ("BACKUP IP", "b_ip"),
-            ("EXTERNAL IP", "ext"), ("STATE", "state"), ("CREATED", "created"),
-            ("HOSTING FQDN", "h_fqdn"), ("BACKUP FQDN", "b_fqdn"))
+_COLUMNS = (("NAME", "name", "Name"), ("TIER", "tier", "Tier"), ("HOSTING IP", "h_ip", "Hosting IP"),
+            ("BACKUP IP", "b_ip", "Backup IP"), ("EXTERNAL IP", "ext", "External IP"),
+            ("STATE", "state", "State"), ("CREATED", "created", "Created"),
+            ("HOSTING FQDN", "h_fqdn", "Hosting FQDN"), ("BACKUP FQDN", "b_fqdn", "Backup FQDN"))
 
 
 def _flat(p: dict) -> dict[str, str]:
@@ -102,9 +109,10 @@ def pairs(items: list[dict], as_json: bool) -> None:
         _json(items)
         return
     rows = [_flat(p) for p in items]
-    widths = [max([len(title)] + [len(r[key]) for r in rows]) for title, key in _COLUMNS]
-    lines = ["  ".join(t.ljust(w) for (t, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()]
-    lines += ["  ".join(r[k].ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip() for r in rows]
+    widths = [max([len(title)] + [len(r[key]) for r in rows]) for title, key, _ in _COLUMNS]
+    lines = ["  ".join(t.ljust(w) for (t, _, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()]
+    lines += ["  ".join(r[k].ljust(w) for (_, k, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()
+              for r in rows]
     sys.stdout.write("\n".join(lines) + "\n")
     if not rows:
         print("(no pairs in the registry)", file=sys.stderr)
@@ -115,5 +123,5 @@ def pair(p: dict, as_json: bool) -> None:
         _json(p)
         return
     f = _flat(p)
-    out = [f"{title.title():<13}: {f[key]}" for title, key in _COLUMNS]
+    out = [f"{label:<13}: {f[key]}" for _, key, label in _COLUMNS]
     sys.stdout.write("\n".join(out) + "\n")
