@@ -105,8 +105,8 @@ class XenCreateImage(_Strict):
 
 
 class Side(_Strict):
-    prefix: IPv4Network
-    domain: Domain
+    prefix: IPv4Network = IPv4Network("192.168.20.0/24")
+    domain: Domain = "hosting.example.de"
     bridge: Word = "xenbr1"
     gateway: IPv4Address | None = None
 
@@ -117,11 +117,6 @@ class Side(_Strict):
         if self.gateway is not None and self.gateway not in self.prefix:
             raise ValueError(f"gateway {self.gateway} is not inside prefix {self.prefix}")
         return self
-
-
-class HostingSide(Side):
-    prefix: IPv4Network = IPv4Network("192.168.20.0/24")
-    domain: Domain = "hosting.example.de"
 
 
 class BackupSide(Side):
@@ -144,7 +139,7 @@ class RegistryPaths(_Strict):
 class Config(_Strict):
     packages_file: Path | None = None
     registry: RegistryPaths = RegistryPaths()
-    hosting: HostingSide = HostingSide()
+    hosting: Side = Side()
     backup: BackupSide = BackupSide()
     xen_create_image: XenCreateImage = XenCreateImage()
 
@@ -157,6 +152,9 @@ class Config(_Strict):
 
 
 class Machine(_Strict):
+    # packages.yaml is read only by commands that build; `list` never pays for these schemas
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
     ram_mb: int = Field(gt=0)
     vcpus: int = Field(gt=0, le=512)
     disk_gb: int = Field(gt=0)
@@ -168,6 +166,8 @@ class Machine(_Strict):
 
 
 class Tier(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
     hosting: Machine
     backup: Machine
 
@@ -192,26 +192,32 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
     path = config_path(explicit)
     if path is None:
         return Config(), None
-    data, root = _read_yaml(path, "config")
+    text, data = _read_yaml(path, "config")
     try:
         return Config.model_validate(data), path
     except ValidationError as e:
-        raise _validation_error(e, path, root, "config") from None
+        problems = _problems(e, path, _compose(text))
+        raise ConfigError(f"invalid config {path} ({len(problems)} problem(s)):",
+                          details="\n".join("  " + p for p in problems),
+                          hint="fix these keys; see docs/configuration.md") from None
 
 
 def load_packages(config: Config) -> dict[str, Tier]:
     path = config.packages_file or shipped_packages_file()
-    data, root = _read_yaml(path, "packages file")
+    text, data = _read_yaml(path, "packages file")
     problems: list[str] = []
     tiers: dict[str, Tier] = {}
+    root = None
     for name, value in data.items():
         if not isinstance(name, str) or not _TIER.match(name):
+            root = root or _compose(text)
             problems.append(f"{path}:{_line(root, [name])}: {name}: tier names are letters, digits, "
                             "'_', '.', '-' (at most 63)")
             continue
         try:
             tiers[name] = Tier.model_validate(value)
         except ValidationError as e:
+            root = root or _compose(text)
             problems.extend(_problems(e, path, root, prefix=[name]))
     if not data:
         problems.append(f"{path}: no tiers defined")
@@ -232,7 +238,13 @@ def resolve_tier(tiers: dict[str, Tier], name: str) -> str:
                       hint=f"use one of: {', '.join(tiers)} (a bare number N means packageN)")
 
 
-def _read_yaml(path: Path, what: str) -> tuple[dict, Any]:
+def _loader():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path: Path, what: str) -> tuple[str, dict]:
     import yaml
 
     try:
@@ -240,20 +252,25 @@ def _read_yaml(path: Path, what: str) -> tuple[dict, Any]:
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
                           hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
+        data = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{what} is not valid YAML: {getattr(e, 'problem', e)}", where=where,
                           hint="fix the syntax at that line") from None
     if data is None:
-        return {}, None
+        return text, {}
     if not isinstance(data, dict):
         raise ConfigError(f"{what} must be a YAML mapping of keys", where=f"{path}:1")
-    return data, root
+    return text, data
+
+
+def _compose(text: str) -> Any:
+    """The YAML node tree, only needed to name the line of a problem."""
+    import yaml
+
+    return yaml.compose(text, Loader=_loader())
 
 
 def _line(node: Any, loc: list) -> int:
@@ -285,10 +302,3 @@ def _problems(e: ValidationError, path: Path, root: Any, prefix: list | None = N
             msg = "unknown key (check the spelling; see docs/configuration.md)"
         out.append(f"{path}:{_line(root, loc)}: {key}: {msg}")
     return out
-
-
-def _validation_error(e: ValidationError, path: Path, root: Any, what: str) -> ConfigError:
-    problems = _problems(e, path, root)
-    return ConfigError(f"invalid {what} {path} ({len(problems)} problem(s)):",
-                       details="\n".join("  " + p for p in problems),
-                       hint="fix these keys; see docs/configuration.md")

@@ -6,11 +6,11 @@ from __future__ import annotations
 class XenpairError(Exception):
     """Something went wrong; says what, where, and what to do next."""
 
-    def __init__(self, what: str, where: str | None = None, hint: str | None = None,
+    def __init__(self, what: str, where: object = None, hint: str | None = None,
                  details: str | None = None):
         super().__init__(what)
         self.what = what
-        self.where = where
+        self.where = None if where is None else str(where)
         self.hint = hint
         self.details = details
 

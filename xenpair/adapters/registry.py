@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import AddressValueError, IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from xenpair.errors import Failed, RegistryError
@@ -29,6 +30,18 @@ _HEADERS = {
     "backup": ("IP;Name;Package;Date created", 4),
 }
 LOCK_TIMEOUT_S = 60.0
+# parsing 1,000 rows is on the path of `xenpair list`: keep it cheap, but just as strict
+_DOTTED = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\."
+                     r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
+_SPACE = re.compile(r"\s")
+
+
+def _ipv4(text: str) -> IPv4Address | None:
+    m = _DOTTED.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c, d = m.groups()
+    return IPv4Address((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d))
 
 
 def now() -> str:
@@ -50,6 +63,11 @@ class Row:
     state: str = "created"
     line: int = 0                # 0 = not yet in the file
     raw: str | None = None       # original text; None once changed
+
+    @property
+    def address(self) -> str:
+        """The address as written in the file (no IPv4Address formatting per row)."""
+        return self.raw.split(";", 1)[0] if self.raw is not None else str(self.ip)
 
     @property
     def is_dom0(self) -> bool:
@@ -107,6 +125,10 @@ class CsvFile:
     exists: bool = False
     changed: bool = False
 
+    @property
+    def base(self) -> int:
+        return self.prefix.network_address._ip
+
     def data_rows(self) -> list[Row]:
         return [r for r in self.rows if isinstance(r, Row)]
 
@@ -140,14 +162,15 @@ def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
                             hint=f"the first line must be '{old_header}' (a file written by the old "
                                  "wrapper or by xenpair); fix or move the file")
     f.header = lines[0]
-    seen_ip: dict[IPv4Address, int] = {}
+    seen_ip: dict[str, int] = {}
     seen_name: dict[str, int] = {}
+    bounds = (int(prefix.network_address), int(prefix.broadcast_address))
     for number, text_line in enumerate(lines[1:], start=2):
         if text_line.strip() == "":
             f.rows.append(text_line)
             continue
-        row = _parse_row(kind, path, prefix, number, text_line, old_fields)
-        for seen, key in ((seen_ip, row.ip), (seen_name, row.name)):
+        row = _parse_row(kind, path, prefix, bounds, number, text_line, old_fields)
+        for seen, key in ((seen_ip, row.address), (seen_name, row.name)):
             if key in seen:
                 raise RegistryError(f"{key} appears twice in the {kind} registry "
                                     f"(lines {seen[key]} and {number})",
@@ -158,37 +181,45 @@ def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
     return f
 
 
-def _parse_row(kind: str, path: Path, prefix: IPv4Network, number: int, text: str,
-               old_fields: int) -> Row:
-    where = f"{path}:{number}"
+class _Where:
+    """file:line, formatted only when there is an error to report."""
+
+    __slots__ = ("path", "line")
+
+    def __init__(self, path: Path, line: int):
+        self.path, self.line = path, line
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+def _parse_row(kind: str, path: Path, prefix: IPv4Network, bounds: tuple[int, int], number: int,
+               text: str, old_fields: int) -> Row:
+    where = _Where(path, number)
     fields = text.rstrip("\r").split(";")
     max_fields = old_fields + 1
     if not 3 <= len(fields) <= max_fields:
         raise RegistryError(f"a {kind} registry row has {len(fields)} fields, expected 3 to {max_fields}",
                             where=where, hint="fix the line by hand (fields are separated by ';')")
-    try:
-        ip = IPv4Address(fields[0])
-    except AddressValueError:
+    ip = _ipv4(fields[0])
+    if ip is None:
         raise RegistryError(f"{fields[0]!r} is not an IPv4 address", where=where,
-                            hint="fix the line by hand") from None
-    if ip not in prefix:
+                            hint="fix the line by hand")
+    if not bounds[0] <= ip._ip <= bounds[1]:
         raise RegistryError(f"{ip} is outside {kind}.prefix {prefix}", where=where,
                             hint=f"fix the line, or set {kind}.prefix in the config to the prefix this "
                                  "registry uses")
     name = fields[1]
-    if not name or any(c.isspace() for c in name):
+    if not name or _SPACE.search(name):
         raise RegistryError(f"the name {name!r} is empty or contains spaces", where=where,
                             hint="fix the line by hand")
     row = Row(kind, ip, name, fields[2], line=number, raw=text)
     rest = fields[3:]
     if kind == "hosting" and rest:
         row.external_ip = rest.pop(0)
-        if row.external_ip:
-            try:
-                IPv4Address(row.external_ip)
-            except AddressValueError:
-                raise RegistryError(f"external IP {row.external_ip!r} is not an IPv4 address",
-                                    where=where, hint="fix the line by hand") from None
+        if row.external_ip and _ipv4(row.external_ip) is None:
+            raise RegistryError(f"external IP {row.external_ip!r} is not an IPv4 address",
+                                where=where, hint="fix the line by hand")
     if rest:
         row.created = rest.pop(0)
     if rest:
@@ -211,7 +242,7 @@ class Snapshot:
         return self.files[kind].data_rows()
 
     def number(self, row: Row) -> int:
-        return int(row.ip) - int(self.files[row.kind].prefix.network_address)
+        return row.ip._ip - self.files[row.kind].base
 
     def used_numbers(self) -> set[int]:
         return {self.number(r) for kind in self.files for r in self.rows(kind)}

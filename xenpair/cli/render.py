@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import shlex
 import sys
 import threading
 from typing import Any
@@ -19,6 +17,8 @@ def _console(stderr: bool = False):
 
 
 def _json(obj: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 
 
@@ -42,6 +42,8 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
     if as_json and not to_stderr:
         _json({"dry_run": True, "plan": p})
         return
+    import shlex
+
     con = _console(stderr=to_stderr)
     s = p["summary"]
     con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
@@ -89,18 +91,15 @@ def create_result(r: dict, as_json: bool) -> None:
                   "as failed; the machine that was built is kept.")
 
 
-_COLUMNS = (("NAME", "name", "Name"), ("TIER", "tier", "Tier"), ("HOSTING IP", "h_ip", "Hosting IP"),
-            ("BACKUP IP", "b_ip", "Backup IP"), ("EXTERNAL IP", "ext", "External IP"),
-            ("STATE", "state", "State"), ("CREATED", "created", "Created"),
-            ("HOSTING FQDN", "h_fqdn", "Hosting FQDN"), ("BACKUP FQDN", "b_fqdn", "Backup FQDN"))
+_COLUMNS = (("NAME", "Name"), ("TIER", "Tier"), ("HOSTING IP", "Hosting IP"), ("BACKUP IP", "Backup IP"),
+            ("EXTERNAL IP", "External IP"), ("STATE", "State"), ("CREATED", "Created"),
+            ("HOSTING FQDN", "Hosting FQDN"), ("BACKUP FQDN", "Backup FQDN"))
 
 
-def _flat(p: dict) -> dict[str, str]:
+def _cells(p: dict) -> tuple[str, ...]:
     h, b = p["hosting"] or {}, p["backup"] or {}
-    return {"name": p["name"], "tier": p["tier"], "h_ip": h.get("ip", "-"), "b_ip": b.get("ip", "-"),
-            "ext": h.get("external_ip") or "-", "state": p["state"],
-            "created": h.get("created") or b.get("created") or "-",
-            "h_fqdn": h.get("fqdn", "-"), "b_fqdn": b.get("fqdn", "-")}
+    return (p["name"], p["tier"], h.get("ip", "-"), b.get("ip", "-"), h.get("external_ip") or "-",
+            p["state"], h.get("created") or b.get("created") or "-", h.get("fqdn", "-"), b.get("fqdn", "-"))
 
 
 def pairs(items: list[dict], as_json: bool) -> None:
@@ -108,13 +107,11 @@ def pairs(items: list[dict], as_json: bool) -> None:
     if as_json:
         _json(items)
         return
-    rows = [_flat(p) for p in items]
-    widths = [max([len(title)] + [len(r[key]) for r in rows]) for title, key, _ in _COLUMNS]
-    lines = ["  ".join(t.ljust(w) for (t, _, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()]
-    lines += ["  ".join(r[k].ljust(w) for (_, k, _), w in zip(_COLUMNS, widths, strict=True)).rstrip()
-              for r in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
-    if not rows:
+    rows = [tuple(title for title, _ in _COLUMNS)] + [_cells(p) for p in items]
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    sys.stdout.write("\n".join(fmt.format(*r).rstrip() for r in rows) + "\n")
+    if not items:
         print("(no pairs in the registry)", file=sys.stderr)
 
 
@@ -122,6 +119,5 @@ def pair(p: dict, as_json: bool) -> None:
     if as_json:
         _json(p)
         return
-    f = _flat(p)
-    out = [f"{label:<13}: {f[key]}" for _, key, label in _COLUMNS]
+    out = [f"{label:<13}: {cell}" for (_, label), cell in zip(_COLUMNS, _cells(p), strict=True)]
     sys.stdout.write("\n".join(out) + "\n")

@@ -14,9 +14,9 @@ def pair_view(pair: Pair) -> dict:
         "n": pair.n,
         "tier": pair.tier,
         "state": pair.state,
-        "hosting": {"fqdn": h.name, "ip": str(h.ip), "external_ip": h.external_ip or None,
+        "hosting": {"fqdn": h.name, "ip": h.address, "external_ip": h.external_ip or None,
                     "created": h.created, "state": h.state} if h else None,
-        "backup": {"fqdn": b.name, "ip": str(b.ip), "created": b.created,
+        "backup": {"fqdn": b.name, "ip": b.address, "created": b.created,
                    "state": b.state} if b else None,
     }
 

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from xenpair.adapters.hosts import LocalHost
 from xenpair.adapters.registry import Registry
 from xenpair.config import Config, Tier, load_config, load_packages
+
+if TYPE_CHECKING:
+    from xenpair.adapters.hosts import LocalHost
 
 
 @dataclass
 class Site:
     config: Config
     config_path: Path | None
-    hosts: dict[str, LocalHost] = field(default_factory=dict)
     _tiers: dict[str, Tier] | None = None
+    _hosts: dict[str, LocalHost] | None = None
+
+    @property
+    def hosts(self) -> dict[str, LocalHost]:
+        """Built on first use: read-only commands never load subprocess machinery."""
+        if self._hosts is None:
+            from xenpair.adapters.hosts import LocalHost
+
+            local = LocalHost()
+            # the backup side becomes an SSH host once backup.host may name one
+            self._hosts = {"hosting": local, "backup": local}
+        return self._hosts
 
     @property
     def registry(self) -> Registry:
@@ -29,12 +43,10 @@ class Site:
         return self._tiers
 
     def terminate_all(self) -> None:
-        for host in set(self.hosts.values()):
+        for host in set((self._hosts or {}).values()):
             host.terminate_all()
 
 
 def open_site(config_arg: str | None = None) -> Site:
     config, path = load_config(config_arg)
-    local = LocalHost()
-    # the backup side becomes an SSH host once backup.host may name one
-    return Site(config, path, hosts={"hosting": local, "backup": local})
+    return Site(config, path)
