@@ -103,16 +103,15 @@ class Pair:
 
     @property
     def state(self) -> str:
-        rows = {"hosting": self.hosting, "backup": self.backup}
-        missing = [k for k, r in rows.items() if r is None]
-        if missing:
-            return f"incomplete (no {missing[0]} row)"
-        failed = [k for k, r in rows.items() if r.state == "failed"]
+        h, b = self.hosting, self.backup
+        if h is None or b is None:
+            return f"incomplete (no {'hosting' if h is None else 'backup'} row)"
+        if h.state == b.state == "created":
+            return "created"
+        failed = [k for k, r in (("hosting", h), ("backup", b)) if r.state == "failed"]
         if failed:
             return "failed (" + (" and ".join(failed)) + ")"
-        if any(r.state == "reserved" for r in rows.values()):
-            return "reserved"
-        return "created"
+        return "reserved"
 
 
 @dataclass

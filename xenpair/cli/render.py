@@ -96,16 +96,20 @@ _COLUMNS = (("NAME", "Name"), ("TIER", "Tier"), ("HOSTING IP", "Hosting IP"), ("
             ("HOSTING FQDN", "Hosting FQDN"), ("BACKUP FQDN", "Backup FQDN"))
 
 
-def _cells(p: dict) -> tuple[str, ...]:
-    h, b = p["hosting"] or {}, p["backup"] or {}
-    return (p["name"], p["tier"], h.get("ip", "-"), b.get("ip", "-"), h.get("external_ip") or "-",
-            p["state"], h.get("created") or b.get("created") or "-", h.get("fqdn", "-"), b.get("fqdn", "-"))
+def _cells(p) -> tuple[str, ...]:
+    """One table row from a registry Pair."""
+    h, b = p.hosting, p.backup
+    return (p.name, p.tier, h.address if h else "-", b.address if b else "-",
+            (h.external_ip if h else "") or "-", p.state, (h or b).created or "-",
+            h.name if h else "-", b.name if b else "-")
 
 
-def pairs(items: list[dict], as_json: bool) -> None:
+def pairs(items: list, as_json: bool) -> None:
     # plain aligned text, like `xl list`: greppable, and no rich import for a long list
     if as_json:
-        _json(items)
+        from xenpair.core.query import pair_view
+
+        _json([pair_view(p) for p in items])
         return
     rows = [tuple(title for title, _ in _COLUMNS)] + [_cells(p) for p in items]
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
@@ -115,9 +119,11 @@ def pairs(items: list[dict], as_json: bool) -> None:
         print("(no pairs in the registry)", file=sys.stderr)
 
 
-def pair(p: dict, as_json: bool) -> None:
+def pair(p, as_json: bool) -> None:
     if as_json:
-        _json(p)
+        from xenpair.core.query import pair_view
+
+        _json(pair_view(p))
         return
     out = [f"{label:<13}: {cell}" for (_, label), cell in zip(_COLUMNS, _cells(p), strict=True)]
     sys.stdout.write("\n".join(out) + "\n")

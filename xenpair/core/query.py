@@ -21,14 +21,15 @@ def pair_view(pair: Pair) -> dict:
     }
 
 
-def list_pairs(site: Site) -> list[dict]:
-    return [pair_view(p) for p in site.registry.read().pairs()]
+def list_pairs(site: Site) -> list[Pair]:
+    """The pairs as registry objects: the text table reads them directly, --json uses pair_view."""
+    return site.registry.read().pairs()
 
 
-def show_pair(site: Site, name: str) -> dict:
+def show_pair(site: Site, name: str) -> Pair:
     pair = site.registry.read().find(name)
     if pair is None:
         raise BadInput(f"no pair named {name!r} in the registry",
                        where=f"{site.config.registry.hosting}, {site.config.registry.backup}",
                        hint="'xenpair list' shows the pairs; give the short name (foo, not foo.hosting.example.de)")
-    return pair_view(pair)
+    return pair
