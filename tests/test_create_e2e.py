@@ -238,3 +238,30 @@ def test_eight_creates_at_once_get_distinct_addresses(tiny_site):
     snap = Registry(tiny_site.hosting_csv, tiny_site.backup_csv, *_prefixes()).read()
     assert sorted(p.n for p in snap.pairs()) == ns
     assert {p.state for p in snap.pairs()} == {"created"}
+
+
+def _mounts_below(path: Path) -> list[str]:
+    loops = subprocess.run(["losetup", "-n", "-O", "BACK-FILE", "-l"], capture_output=True, text=True).stdout
+    return [line for line in loops.splitlines() if str(path) in line]
+
+
+def test_ctrl_c_stops_both_builds_and_records_them(real_site):
+    """SIGINT (Ctrl-C) mid-build: exit 130, both machines recorded failed, nothing left mounted."""
+    import signal
+    import time
+
+    proc = real_site.popen("create", "small", "stopme", "--yes")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:          # wait until both guest images are being filled
+        if len(list(real_site.image_dir.glob("*/disk.img"))) == 2:
+            break
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    shown = json.loads(real_site.run("show", "stopme", "--json").stdout)
+    assert shown["state"] == "failed (hosting and backup)"
+    assert _mounts_below(real_site.image_dir) == []
+    ps = subprocess.run(["pgrep", "-f", "stopme"], capture_output=True, text=True).stdout
+    assert ps == "", f"processes left behind: {ps}"

@@ -211,6 +211,8 @@ def _build_one(site: Site, spec: MachineSpec, report: Reporter) -> BuildResult:
     else:
         result.tail = (run.stdout + run.stderr).splitlines()[-TAIL_LINES:]
         report(spec.role, f"{spec.fqdn} FAILED after {run.elapsed:.1f} s: {problem}")
+        for mount in host.release_mounts(spec.storage_paths):
+            report(spec.role, f"unmounted {mount}, which xen-create-image left behind")
     return result
 
 
