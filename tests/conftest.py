@@ -86,11 +86,13 @@ class TestSite:
         return Path(self.config["xen_create_image"]["storage"]["dir"]) / "domains"
 
     def run(self, *args: str, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run(XENPAIR + ["--config", str(self.config_path), *args], input=input,
+        # stdin is never the developer's terminal: "no terminal" must mean no terminal
+        stdin = subprocess.DEVNULL if input is None else None
+        return subprocess.run(XENPAIR + ["--config", str(self.config_path), *args], input=input, stdin=stdin,
                               capture_output=True, text=True, timeout=timeout, cwd=self.root)
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(XENPAIR + ["--config", str(self.config_path), *args],
+        return subprocess.Popen(XENPAIR + ["--config", str(self.config_path), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
 
 
