@@ -118,18 +118,11 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         try:
             results.update(_build_concurrently(site, specs, report))
         except BaseException:
-            _mark_failed(site, name)     # Ctrl-C or a crash: visibly not created
+            _settle(site, name, built=set())     # Ctrl-C or a crash: visibly not created
             raise
 
     def record() -> CreateResult:
-        with site.registry.locked() as locked:
-            pair = locked.find(name)
-            for role in ROLES:
-                row = getattr(pair, role) if pair else None
-                if row is not None and row.state == "reserved":
-                    ok = results[role].ok
-                    locked.mark(row, state="created" if ok else "failed",
-                                created=now() if ok else row.created)
+        _settle(site, name, built={role for role, r in results.items() if r.ok})
         return CreateResult(name, tier_name, n, results)
 
     plan.add(f"reserve {rows['hosting'].ip} / {rows['backup'].ip} for {name} in the registry",
@@ -216,12 +209,14 @@ def _build_one(site: Site, spec: MachineSpec, report: Reporter) -> BuildResult:
     return result
 
 
-def _mark_failed(site: Site, name: str) -> None:
-    """Rows still 'reserved' become 'failed'."""
+def _settle(site: Site, name: str, built: set[str]) -> None:
+    """The pair's rows still 'reserved' become 'created' (machines in BUILT) or 'failed'."""
     with site.registry.locked() as locked:
         pair = locked.find(name)
         for role in ROLES:
             row = getattr(pair, role) if pair else None
             if row is not None and row.state == "reserved":
-                locked.mark(row, state="failed")
-
+                if role in built:
+                    locked.mark(row, state="created", created=now())
+                else:
+                    locked.mark(row, state="failed")
