@@ -83,7 +83,7 @@ class TestSite:
 
     @property
     def image_dir(self) -> Path:
-        return Path(self.config["xen_create_image"]["storage"]["dir"]) / "domains"
+        return self.root / "images" / "domains"      # storage.dir, also when a test switches to LVM
 
     def run(self, *args: str, input: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
         # stdin is never the developer's terminal: "no terminal" must mean no terminal

@@ -101,3 +101,60 @@ def test_python_dash_m_and_console_script_agree(tiny_site):
     assert exe, "the console script 'xenpair' is not installed beside this python"
     r = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert r.stdout == f"xenpair {__version__}\n"
+
+
+def test_lvm_site_dry_run_shows_lvm_argv(tiny_site):
+    """LVM cannot run here (no device-mapper): an LVM site is covered up to the plan."""
+    tiny_site.config["xen_create_image"]["storage"] = {"lvm": "vg0"}
+    tiny_site.config["hosting"]["gateway"] = "192.168.20.254"
+    tiny_site.write_config()
+    r = tiny_site.run("create", "small", "lv", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    commands = json.loads(r.stdout)["plan"]["steps"][1]["commands"]
+    assert "--lvm=vg0" in commands["hosting"]["argv"] and "--lvm=vg0" in commands["backup"]["argv"]
+    assert "--gateway=192.168.20.254" in commands["hosting"]["argv"]
+    assert not any(a.startswith("--gateway") for a in commands["backup"]["argv"])
+
+
+def test_gateway_number_is_never_handed_out(tiny_site):
+    tiny_site.config["hosting"]["gateway"] = "192.168.20.2"
+    tiny_site.write_config()
+    r = tiny_site.run("create", "small", "gw", "--dry-run", "--json")
+    assert json.loads(r.stdout)["plan"]["summary"]["n"] == 3
+
+
+def test_confirmation_on_a_real_terminal(tiny_site):
+    """Without --yes on a terminal: the plan, then 'Create these machines?' (default no)."""
+    import pexpect
+
+    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty"]
+    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    child.expect("Plan: create pair tty")
+    child.expect(r"Create these machines\? \[y/N\]: ")
+    child.sendline("")                                     # Enter = the default, no
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and "nothing created" in child.before
+    assert not tiny_site.hosting_csv.exists()
+
+    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root))
+    child.expect(r"Create these machines\? \[y/N\]: ")
+    child.sendline("y")
+    child.expect("pair tty created")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert ";tty.hosting.example.de;small;;" in tiny_site.hosting_csv.read_text()
+
+
+def test_ctrl_c_at_the_confirmation_exits_130(tiny_site):
+    import pexpect
+
+    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty"]
+    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    child.expect(r"Create these machines\? \[y/N\]: ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not tiny_site.hosting_csv.exists()

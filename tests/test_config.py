@@ -134,3 +134,14 @@ def test_every_packages_problem_at_once(tmp_path):
                  f"{path}:6: package2.backup.disk_gb: Field required",
                  f"{path}:7: bad;name: tier names are"):
         assert line in text, f"missing {line!r} in:\n{text}"
+
+
+def test_demo_config_stays_in_its_folder():
+    """`make demo` writes nothing outside /var/tmp/xenpair-demo but xen-tools' own log."""
+    c, _ = load_config(str(REPO / "xenpair/examples/demo.yaml"))
+    demo = "/var/tmp/xenpair-demo/"
+    x = c.xen_create_image
+    for path in (c.registry.hosting, c.registry.backup, x.storage.dir, x.cfg_dir):
+        assert f"{path}/".startswith(demo)
+    assert c.backup.host == "local" and x.log_dir == "/var/log/xen-tools"
+    assert "--nohosts" in x.extra_args and f"--install-source={demo}rootfs-bookworm.tar" in x.extra_args

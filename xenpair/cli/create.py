@@ -14,6 +14,20 @@ EPILOG = ("Example, fully scripted: xenpair create package2 customer42 203.0.113
 MAX_REPLANS = 50
 
 
+def _confirm(question: str) -> bool:
+    """y/N on stderr (stdout stays clean for --json). Ctrl-C propagates (exit 130); Ctrl-D is no.
+
+    Not click's confirm: it turns Ctrl-C into the same Abort as Ctrl-D (exit 1).
+    """
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    try:
+        answer = input()
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def create(
     ctx: typer.Context,
     package: Annotated[str, typer.Argument(
@@ -51,7 +65,7 @@ def create(
             raise BadInput("no terminal to ask for confirmation on",
                            hint="pass --yes to create unattended, or --dry-run to only see the plan")
         render.plan(plan.to_dict(), json_out, to_stderr=json_out)
-        if not typer.confirm("Create these machines?", default=False, err=True):
+        if not _confirm("Create these machines?"):
             raise Refused("nothing created: you answered no")
     for _ in range(MAX_REPLANS):
         try:
