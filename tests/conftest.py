@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests import sandbox
+from tests.sshd import Sshd
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -132,6 +133,32 @@ def real_site(tmp_path, real_rootfs) -> TestSite:
     site = _site(tmp_path, real_rootfs, "bookworm")
     yield site
     sandbox.cleanup_leftovers(site.image_dir)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory) -> Sshd:
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()
+
+
+def use_ssh_backup(site: TestSite, sshd: Sshd, **ssh) -> TestSite:
+    """The backup machine is built through the real sshd on 127.0.0.1."""
+    site.config["backup"]["host"] = f"root@127.0.0.1:{sshd.port}"
+    site.config["backup"]["ssh"] = {"key_file": str(sshd.client_key), "known_hosts": str(sshd.known_hosts),
+                                    "connect_timeout": 5, **ssh}
+    site.write_config()
+    return site
+
+
+@pytest.fixture
+def ssh_site(tiny_site, sshd) -> TestSite:
+    return use_ssh_backup(tiny_site, sshd)
+
+
+@pytest.fixture
+def ssh_real_site(real_site, sshd) -> TestSite:
+    return use_ssh_backup(real_site, sshd)
 
 
 def old_wrapper_registry(site: TestSite) -> tuple[bytes, bytes]:

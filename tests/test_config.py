@@ -91,12 +91,38 @@ def test_every_config_problem_at_once_with_file_line_and_key(tmp_path):
     assert "extra_args.4" not in text
 
 
-def test_unsupported_backup_host_is_a_config_error(tmp_path):
+@pytest.mark.parametrize(("host", "target"), [
+    ("local", None),
+    ("backup-dom0", ("root", "backup-dom0", 22)),
+    ("192.0.2.1:2222", ("root", "192.0.2.1", 2222)),
+    ("xen@backup.example.de:22", ("xen", "backup.example.de", 22)),
+])
+def test_backup_host_targets(tmp_path, host, target):
     path = tmp_path / "c.yaml"
-    path.write_text("backup:\n  host: root@192.0.2.1\n")
+    path.write_text(f"backup:\n  host: '{host}'\n")
+    got = load_config(str(path))[0].backup.target
+    assert (tuple(got) if got else None) == target
+
+
+@pytest.mark.parametrize("host", ["", "-oProxyCommand=x", "root@", "a b", "h:0", "h:70000", "h;reboot", "@h"])
+def test_bad_backup_hosts(tmp_path, host):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"backup:\n  host: '{host}'\n")
     with pytest.raises(ConfigError) as e:
         load_config(str(path))
-    assert f"{path}:1: backup: only 'local' is supported" in str(e.value)
+    assert f"{path}:1: backup: host " in str(e.value) and "[user@]host[:port]" in str(e.value)
+
+
+def test_per_side_xen_create_image_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("xen_create_image: {storage: {lvm: vg0}, extra_args: [--nohosts]}\n"
+                    "backup:\n"
+                    "  xen_create_image: {storage: {dir: /srv/backup}, command: /usr/local/bin/xci}\n")
+    c = load_config(str(path))[0]
+    assert c.xci("hosting") == c.xen_create_image
+    b = c.xci("backup")
+    assert (b.storage.dir, b.storage.lvm, b.command, b.extra_args) == ("/srv/backup", None, "/usr/local/bin/xci",
+                                                                       ["--nohosts"])
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from xenpair.adapters.hosts import LocalHost
+from xenpair.adapters.hosts import LocalHost, release_mounts
 
 
 def test_run_collects_output_and_exit_code():
@@ -41,9 +41,9 @@ def test_release_mounts_of_a_half_built_guest(tmp_path):
     subprocess.run(["mount", "-t", "proc", "proc", str(mnt / "proc")], check=True)   # as the hooks do
     other = tmp_path / "domains" / "other.example.de"                                 # not this guest
     other.mkdir()
-    released = LocalHost().release_mounts([str(guest)])
+    released = release_mounts(LocalHost(), [str(guest)])
     assert released == [str(mnt)]
     assert str(mnt) not in Path("/proc/self/mounts").read_text()
     loops = subprocess.run(["losetup", "-n", "-O", "BACK-FILE", "-l"], capture_output=True, text=True).stdout
     assert str(img) not in loops
-    assert LocalHost().release_mounts([str(guest)]) == []          # nothing left: a no-op
+    assert release_mounts(LocalHost(), [str(guest)]) == []          # nothing left: a no-op

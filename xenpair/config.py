@@ -7,7 +7,7 @@ import re
 from importlib import resources
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -104,11 +104,25 @@ class XenCreateImage(_Strict):
     extra_args: list[ExtraArg] = []
 
 
+class XenCreateImageOverride(_Strict):
+    """Per-side overrides: any key given here replaces the top-level xen_create_image value."""
+
+    command: str | None = None
+    dist: Word | None = None
+    fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] | None = None
+    pygrub: bool | None = None
+    storage: Storage | None = None
+    cfg_dir: str | None = None
+    log_dir: str | None = None
+    extra_args: list[ExtraArg] | None = None
+
+
 class Side(_Strict):
     prefix: IPv4Network = IPv4Network("192.168.20.0/24")
     domain: Domain = "hosting.example.de"
     bridge: Word = "xenbr1"
     gateway: IPv4Address | None = None
+    xen_create_image: XenCreateImageOverride | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Side:
@@ -119,16 +133,47 @@ class Side(_Strict):
         return self
 
 
+_TARGET = re.compile(r"(?:(?P<user>[a-z_][a-z0-9_.-]{0,31})@)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))"
+                     r"(?::(?P<port>[0-9]{1,5}))?\Z")
+
+
+class SshTarget(NamedTuple):
+    user: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+class SshSettings(_Strict):
+    key_file: str | None = Field(default=None, description="default: your usual keys and ssh-agent")
+    known_hosts: str = "~/.ssh/known_hosts"
+    connect_timeout: float = Field(default=10.0, gt=0, le=600)
+    command_timeout: float = Field(default=7200.0, gt=0, le=86400)
+
+
 class BackupSide(Side):
     prefix: IPv4Network = IPv4Network("192.168.30.0/24")
     domain: Domain = "backup.example.de"
     host: str = "local"
+    ssh: SshSettings = SshSettings()
 
     @model_validator(mode="after")
     def _host(self) -> BackupSide:
         if self.host != "local":
-            raise ValueError("only 'local' is supported in this version (SSH targets come next)")
+            m = _TARGET.match(self.host)
+            if not m or not 0 < int(m["port"] or 22) < 65536:
+                raise ValueError(f"host {self.host!r} is not 'local' nor an SSH target [user@]host[:port]")
         return self
+
+    @property
+    def target(self) -> SshTarget | None:
+        """None for 'local'."""
+        if self.host == "local":
+            return None
+        m = _TARGET.match(self.host)
+        return SshTarget(m["user"] or "root", m["host"], int(m["port"] or 22))
 
 
 class RegistryPaths(_Strict):
@@ -138,6 +183,7 @@ class RegistryPaths(_Strict):
 
 class Config(_Strict):
     packages_file: Path | None = None
+    log_dir: str = "/var/log/xenpair"
     registry: RegistryPaths = RegistryPaths()
     hosting: Side = Side()
     backup: BackupSide = BackupSide()
@@ -149,6 +195,14 @@ class Config(_Strict):
             raise ValueError(f"hosting.prefix {self.hosting.prefix} and backup.prefix "
                              f"{self.backup.prefix} overlap")
         return self
+
+    def xci(self, role: str) -> XenCreateImage:
+        """xen_create_image for one side: the top level, with that side's overrides on top."""
+        override = getattr(self, role).xen_create_image
+        if override is None:
+            return self.xen_create_image
+        merged = {**self.xen_create_image.model_dump(), **override.model_dump(exclude_none=True)}
+        return XenCreateImage.model_validate(merged)
 
 
 class Machine(_Strict):

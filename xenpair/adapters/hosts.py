@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 LineHandler = Callable[[str, str], None]   # (stream name, line without newline)
 
@@ -78,34 +77,6 @@ class LocalHost:
         return RunResult(argv, proc.returncode, "".join(out["stdout"]), "".join(out["stderr"]),
                          time.monotonic() - start, timed_out)
 
-    def release_mounts(self, storage: list[str]) -> list[str]:
-        """Unmount and detach what a failed or interrupted xen-create-image left of these guests.
-
-        storage: the guest's image directory (dir storage) or its LV device paths. A failed
-        run can leave the guest's root mounted on /tmp/XXXXXXXXXX (with /proc and /dev/pts of
-        the hooks below it) and its loop device attached. Returns the mount points released.
-        """
-        loops = _loop_backing_files()
-        owned = [os.path.realpath(p) for p in storage]
-
-        def ours(source: str) -> bool:
-            target = os.path.realpath(loops.get(source, source))
-            return any(target == p or target.startswith(p.rstrip("/") + "/") for p in owned)
-
-        mounts = [line.split()[:2] for line in Path("/proc/self/mounts").read_text().splitlines()]
-        released = []
-        for source, target in reversed(mounts):
-            if ours(source):
-                target = target.replace("\\040", " ")
-                subprocess.run(["umount", "--recursive", target], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=False)
-                released.append(target)
-        for device, backing in _loop_backing_files().items():
-            if ours(backing):
-                subprocess.run(["losetup", "--detach", device], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, check=False)
-        return released
-
     def terminate_all(self) -> None:
         with self._lock:
             procs = list(self._procs)
@@ -113,15 +84,37 @@ class LocalHost:
             _stop(proc, self.stop_grace)
 
 
-def _loop_backing_files() -> dict[str, str]:
-    out = {}
-    for loop in Path("/sys/block").glob("loop*"):
-        try:
-            backing = (loop / "loop" / "backing_file").read_text().strip()
-        except OSError:
-            continue                      # not attached
-        out[f"/dev/{loop.name}"] = backing.removesuffix(" (deleted)")
-    return out
+def release_mounts(host, storage: list[str]) -> list[str]:
+    """Unmount and detach what a failed or interrupted xen-create-image left of one guest.
+
+    host: a LocalHost or SshHost. storage: the guest's image directory (dir storage) or its LV
+    device paths. A failed run can leave the guest's root mounted on /tmp/XXXXXXXXXX (with the
+    hooks' /proc and /dev/pts below it) and its loop device attached. Returns the mount points
+    released. Works through host.run only, so it is the same on the backup dom0.
+    """
+    loops = {}
+    for line in host.run(["losetup", "--noheadings", "--output", "NAME,BACK-FILE", "--list"]).stdout.splitlines():
+        device, _, backing = line.strip().partition(" ")
+        loops[device] = backing.strip().removesuffix(" (deleted)")
+    mounts = [line.split()[:2] for line in host.run(["cat", "/proc/self/mounts"]).stdout.splitlines()]
+    names = sorted(set(storage) | set(loops.values()) | {src for src, _ in mounts if src.startswith("/")})
+    canonical = dict(zip(names, host.run(["readlink", "-m", "--", *names]).stdout.splitlines(), strict=False))
+    owned = [canonical.get(p, p).rstrip("/") for p in storage]
+
+    def ours(source: str) -> bool:
+        target = canonical.get(loops.get(source, source), source)
+        return any(target == p or target.startswith(p + "/") for p in owned)
+
+    released = []
+    for source, target in reversed(mounts):
+        if ours(source):
+            target = target.replace("\\040", " ")
+            host.run(["umount", "--recursive", target])
+            released.append(target)
+    for device, backing in loops.items():
+        if ours(backing):
+            host.run(["losetup", "--detach", device])
+    return released
 
 
 def _stop(proc: subprocess.Popen, grace: float) -> None:

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from xenpair.adapters import xen_create_image as xci
+from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import Row, Snapshot, now
 from xenpair.config import resolve_tier
 from xenpair.core.allocate import address, allocate, host_number
@@ -89,7 +90,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     specs = {role: MachineSpec(
         role=role, fqdn=fqdns[role], ip=address(getattr(cfg, role).prefix, n),
         prefix=getattr(cfg, role).prefix, bridge=getattr(cfg, role).bridge,
-        gateway=getattr(cfg, role).gateway, size=getattr(tier, role), xci=cfg.xen_create_image,
+        gateway=getattr(cfg, role).gateway, size=getattr(tier, role), xci=cfg.xci(role),
         external_ip=ext if role == "hosting" else None) for role in ROLES}
     rows = {role: Row(role, specs[role].ip, specs[role].fqdn, tier_name,
                       external_ip=str(ext) if (ext and role == "hosting") else "",
@@ -204,7 +205,7 @@ def _build_one(site: Site, spec: MachineSpec, report: Reporter) -> BuildResult:
     else:
         result.tail = (run.stdout + run.stderr).splitlines()[-TAIL_LINES:]
         report(spec.role, f"{spec.fqdn} FAILED after {run.elapsed:.1f} s: {problem}")
-        for mount in host.release_mounts(spec.storage_paths):
+        for mount in release_mounts(host, spec.storage_paths):
             report(spec.role, f"unmounted {mount}, which xen-create-image left behind")
     return result
 

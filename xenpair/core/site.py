@@ -11,6 +11,7 @@ from xenpair.config import Config, Tier, load_config, load_packages
 
 if TYPE_CHECKING:
     from xenpair.adapters.hosts import LocalHost
+    from xenpair.adapters.ssh import SshHost
 
 
 @dataclass
@@ -21,15 +22,29 @@ class Site:
     _hosts: dict[str, LocalHost] | None = None
 
     @property
-    def hosts(self) -> dict[str, LocalHost]:
-        """Built on first use: read-only commands never load subprocess machinery."""
+    def hosts(self) -> dict[str, LocalHost | SshHost]:
+        """Built on first use: read-only commands never load subprocess or SSH machinery.
+
+        An SSH host starts connecting at once, in the background: it overlaps the local work.
+        """
         if self._hosts is None:
             from xenpair.adapters.hosts import LocalHost
 
             local = LocalHost()
-            # the backup side becomes an SSH host once backup.host may name one
-            self._hosts = {"hosting": local, "backup": local}
+            target = self.config.backup.target
+            if target is None:
+                backup = local
+            else:
+                from xenpair.adapters.ssh import SshHost
+
+                backup = SshHost(target, self.config.backup.ssh)
+            self._hosts = {"hosting": local, "backup": backup}
         return self._hosts
+
+    def close(self) -> None:
+        for host in set((self._hosts or {}).values()):
+            if hasattr(host, "close"):
+                host.close()
 
     @property
     def registry(self) -> Registry:
