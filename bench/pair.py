@@ -41,7 +41,7 @@ def site(root: Path, rootfs: Path, dist: str) -> Path:
     (root / "packages.yaml").write_text(PACKAGES)
     cfg = root / "config.yaml"
     cfg.write_text(json.dumps({     # JSON is YAML
-        "packages_file": str(root / "packages.yaml"),
+        "packages_file": str(root / "packages.yaml"), "log_dir": str(root / "logs"),
         "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
         "xen_create_image": {"dist": dist, "storage": {"dir": str(root / "img")}, "cfg_dir": str(root / "xen"),
                              "extra_args": ["--install-method=tar", f"--install-source={rootfs}", "--nohosts",

@@ -104,6 +104,7 @@ def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
     packages.write_text(yaml.safe_dump(TEST_PACKAGES))
     config = {
         "packages_file": str(packages),
+        "log_dir": str(root / "xenpair-logs"),
         "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},
         "hosting": {"prefix": "192.168.20.0/24", "domain": "hosting.example.de", "bridge": "xenbr1"},
         "backup": {"prefix": "192.168.30.0/24", "domain": "backup.example.de", "bridge": "xenbr2",

@@ -49,7 +49,7 @@ def test_error_message_says_what_where_and_what_to_do(tiny_site):
     assert r.stderr.splitlines() == [
         "xenpair: error: unknown state 'bogus'",
         f"  where: {tiny_site.hosting_csv}:3",
-        "  what to do: the State column holds one of: reserved, created, failed"]
+        "  what to do: the State column holds one of: reserved, creating, created, failed"]
 
 
 def test_bad_config_file(tiny_site):

@@ -22,7 +22,7 @@ def test_package1_hosting_argv_with_the_old_wrappers_values():
         "xen-create-image", "--hostname=foo.hosting.example.de", "--ip=192.168.20.2",
         "--netmask=255.255.255.0", "--bridge=xenbr1", "--memory=1024Mb", "--swap=1024Mb", "--size=25Gb",
         "--vcpus=1", "--dist=bookworm", "--fs=ext4", "--pygrub", "--lvm=vg0", "--output=/etc/xen",
-        "--hash_method=sha512"]
+        "--hash_method=sha512", "--verbose"]
 
 
 def test_vcpus_are_passed_unlike_the_old_wrapper():

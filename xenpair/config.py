@@ -32,7 +32,7 @@ _TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 MANAGED_OPTIONS = (
     "hostname", "ip", "netmask", "gateway", "bridge", "memory", "swap", "noswap", "size",
     "vcpus", "dist", "fs", "pygrub", "nopygrub", "dir", "lvm", "output", "force", "noforce",
-    "hash_method",
+    "hash_method", "verbose", "noverbose",
 )
 # Options that delete guests, leave images mounted or change how the rest is read (reference §6).
 REFUSED_OPTIONS = ("debug", "hooks", "install", "config", "dumpconfig", "help", "manual",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from xenpair.errors import Failed, RegistryError
 
-STATES = ("reserved", "created", "failed")
+STATES = ("reserved", "creating", "created", "failed")
 DOM0_PACKAGE = "Xen-Host"
 _HEADERS = {
     "hosting": ("IP;Name;Package;external IP;Date created", 5),
@@ -111,7 +111,7 @@ class Pair:
         failed = [k for k, r in (("hosting", h), ("backup", b)) if r.state == "failed"]
         if failed:
             return "failed (" + (" and ".join(failed)) + ")"
-        return "reserved"
+        return "creating" if "creating" in (h.state, b.state) else "reserved"
 
 
 @dataclass

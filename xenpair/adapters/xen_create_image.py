@@ -16,6 +16,27 @@ _LINE = re.compile(r"^(Hostname|Distribution|MAC Address|IP[- ]?Address\(es\)|RS
                    r"SSH Fingerprint|Root Password)\s*:\s+(.*?)\s*$")
 _FINGERPRINT = re.compile(r"^(\S+)\s+\((\S+)\)$")
 _LOGFILE = re.compile(r"^Logfile produced at:\s*\n\s*(\S.*?)\s*$", re.M)
+# what a --verbose run is doing, from the lines it prints when a step starts
+_STEPS = [(re.compile(p), step) for p, step in (
+    (r"^Creating (partition image|swap|\S+ filesystem)", "disks"),
+    (r"^Installation method: (\S+)", "install ({0})"),
+    (r"^Running hooks", "hooks"),
+    (r"^Running hook (\S+)", "hook {0}"),
+    (r"^Role: (\S+)", "role {0}"),
+    (r"^Creating Xen configuration file", "config"),
+    (r"^Setting up root password", "root password"),
+    (r"^All done", "unmounting"),
+    (r"^Installation Summary", "done"),
+)]
+
+
+def step_of(line: str) -> str | None:
+    """The build step a line of `xen-create-image --verbose` output starts, if any."""
+    for pattern, step in _STEPS:
+        m = pattern.match(line)
+        if m:
+            return step.format(*m.groups())
+    return None
 
 
 @dataclass

@@ -48,7 +48,7 @@ def create(
                        "stderr.")] = False,
 ) -> None:
     """Create a hosting + backup pair: allocate N, build both machines at once, record them."""
-    from xenpair.cli import render
+    from xenpair.cli import progress, render
     from xenpair.core.create import Stale, plan_create
     from xenpair.core.plan import apply
     from xenpair.core.site import open_site
@@ -56,7 +56,8 @@ def create(
 
     check_name(name)            # before anything is read: a bad name changes nothing
     site = open_site(ctx.obj["config"])
-    plan = plan_create(site, package, name, external_ip, report=render.progress)
+    shown = progress.for_output(json_out)
+    plan = plan_create(site, package, name, external_ip, shown)
     if dry_run:
         render.plan(plan.to_dict(), json_out)
         return
@@ -69,16 +70,17 @@ def create(
             raise Refused("nothing created: you answered no")
     for _ in range(MAX_REPLANS):
         try:
-            result = apply(plan)[-1]
+            with shown:
+                result = apply(plan)[-1]
             break
         except Stale:
             if not yes:
                 raise BadInput("another xenpair took the planned address while you were deciding",
                                hint="run the command again; nothing was created") from None
-            plan = plan_create(site, package, name, external_ip, report=render.progress)
+            plan = plan_create(site, package, name, external_ip, shown)
     else:
         raise BadInput("the registry kept changing while reserving an address",
                        hint="too many xenpair runs at once; run again")
-    render.create_result(result.to_dict(), json_out)
+    render.pair_result(result.to_dict(), json_out)
     if not result.ok:
         raise typer.Exit(1)

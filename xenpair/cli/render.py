@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
-
-_progress_lock = threading.Lock()
 
 
 def _console(stderr: bool = False):
@@ -20,13 +17,6 @@ def _json(obj: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
-
-
-def progress(role: str, message: str) -> None:
-    """Progress goes to stderr, so stdout stays clean for --json."""
-    with _progress_lock:            # both builds report from their own threads
-        sys.stderr.write(f"[{role}] {message}\n")
-        sys.stderr.flush()
 
 
 def _machine_lines(machines: dict[str, dict]) -> list[str]:
@@ -57,12 +47,17 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
             con.print(f"   [{role}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
 
 
-def create_result(r: dict, as_json: bool) -> None:
+def pair_result(r: dict, as_json: bool) -> None:
+    """The result of create or repair: both install summaries, or what failed and what to do."""
     if as_json:
         _json(r)
         return
     con = _console()
+    for role in r["kept"]:
+        con.print(f"\n{role} machine kept as it is (created before)")
     for role in ("hosting", "backup"):
+        if role not in r:
+            continue
         m = r[role]
         con.print()
         if not m["ok"]:
@@ -83,12 +78,14 @@ def create_result(r: dict, as_json: bool) -> None:
         for label, value in rows:
             con.print(f"  {label:<16}: {value}", markup=False)
     con.print()
+    if r["run_log"]:
+        con.print(f"full output of this run: {r['run_log']}", markup=False)
     if r["ok"]:
-        con.print(f"[bold green]pair {r['name']} created[/] (package {r['tier']}, "
-                  f"{r['hosting']['ip']} / {r['backup']['ip']})")
+        con.print(f"[bold green]pair {r['name']} created[/] (package {r['tier']}, address number {r['n']})")
     else:
         con.print(f"[bold red]pair {r['name']} is incomplete: {r['state']}[/]. The registry records it "
                   "as failed; the machine that was built is kept.")
+        con.print(f"To finish the pair once the cause is fixed: [bold]{r['next']}[/]")
 
 
 _COLUMNS = (("NAME", "Name"), ("TIER", "Tier"), ("HOSTING IP", "Hosting IP"), ("BACKUP IP", "Backup IP"),

@@ -50,7 +50,8 @@ class MachineSpec:
         argv += [f"--size={s.disk_gb}Gb", f"--vcpus={s.vcpus}", f"--dist={x.dist}", f"--fs={x.fs}"]
         if x.pygrub:
             argv.append("--pygrub")    # never --nopygrub: broken in 4.9 (reference §4.6)
-        argv += [x.storage.option, f"--output={x.cfg_dir}", "--hash_method=sha512"]
+        # --verbose: the output says which step the build is in (for the live view and the log)
+        argv += [x.storage.option, f"--output={x.cfg_dir}", "--hash_method=sha512", "--verbose"]
         if self.force:
             argv.append("--force")
         return argv + list(x.extra_args)

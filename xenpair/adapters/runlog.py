@@ -1,0 +1,34 @@
+"""xenpair's own log of one run: the argv and the full output of both machines, line by line."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+
+
+class RunLog:
+    def __init__(self, directory: str, name: str):
+        Path(directory).mkdir(mode=0o750, parents=True, exist_ok=True)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(directory) / f"{name}-{stamp}.log"
+        n = 1
+        while True:
+            try:
+                # 0600: the install summaries in it carry the root passwords
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                n += 1
+                path = Path(directory) / f"{name}-{stamp}.{n}.log"
+        self.path = str(path)
+        self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
+        self._lock = threading.Lock()
+
+    def write(self, role: str, stream: str, line: str) -> None:
+        with self._lock:
+            self._file.write(f"{datetime.now():%H:%M:%S} {role:<7} {stream:<6} {line}\n")
+
+    def close(self) -> None:
+        self._file.close()

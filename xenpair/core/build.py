@@ -1,0 +1,152 @@
+"""Building machines of a pair at the same time, and recording their state: shared by create and repair."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from xenpair.adapters import xen_create_image as xci
+from xenpair.adapters.hosts import release_mounts
+from xenpair.adapters.registry import now
+from xenpair.adapters.runlog import RunLog
+from xenpair.core.machines import MachineSpec
+from xenpair.core.site import Site
+
+ROLES = ("hosting", "backup")
+TAIL_LINES = 20
+
+
+class Progress(Protocol):
+    """What the builds report while they run (the CLI shows it live or as plain lines)."""
+
+    def started(self, role: str, fqdn: str, host: str) -> None: ...
+    def step(self, role: str, step: str) -> None: ...
+    def finished(self, role: str, ok: bool, elapsed: float, problem: str | None) -> None: ...
+    def note(self, role: str, message: str) -> None: ...
+
+
+class NoProgress:
+    def started(self, role, fqdn, host): pass
+    def step(self, role, step): pass
+    def finished(self, role, ok, elapsed, problem): pass
+    def note(self, role, message): pass
+
+
+@dataclass
+class BuildResult:
+    spec: MachineSpec
+    host: str
+    ok: bool = False
+    exit_code: int | None = None
+    elapsed: float = 0.0
+    problem: str | None = None
+    summary: xci.Summary | None = None
+    log: str | None = None
+    tail: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {**self.spec.describe(), "host": self.host, "ok": self.ok,
+                "exit_code": self.exit_code, "elapsed_s": round(self.elapsed, 1),
+                "problem": self.problem, "log": self.log,
+                "summary": self.summary.to_dict() if self.summary else None,
+                "output_tail": self.tail if not self.ok else []}
+
+
+@dataclass
+class PairResult:
+    """The machines one create or repair run built; `kept` are the ones it left alone."""
+
+    action: str
+    name: str
+    tier: str
+    n: int
+    machines: dict[str, BuildResult]
+    run_log: str | None = None
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.machines.values())
+
+    @property
+    def state(self) -> str:
+        failed = [r for r in ROLES if r in self.machines and not self.machines[r].ok]
+        return "created" if not failed else "failed (" + " and ".join(failed) + ")"
+
+    @property
+    def next_command(self) -> str | None:
+        return None if self.ok else f"xenpair repair {self.name}"
+
+    def to_dict(self) -> dict:
+        return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
+                "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
+                **{r: m.to_dict() for r, m in self.machines.items()}}
+
+
+def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],
+                   progress: Progress) -> tuple[dict[str, BuildResult], str]:
+    """Mark the machines 'creating', build them all at once, record 'created' or 'failed'.
+
+    Returns the results and the path of this run's log. On Ctrl-C (or any crash) the builds
+    are stopped, the machines recorded as failed, and the exception goes on.
+    """
+    log = RunLog(site.config.log_dir, name)
+    try:
+        for role, spec in specs.items():
+            log.write(role, "argv", " ".join(spec.argv()))
+        set_state(site, name, set(specs), "creating")
+        with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+            futures = {role: pool.submit(_build_one, site, spec, progress, log) for role, spec in specs.items()}
+            try:
+                results = {role: f.result() for role, f in futures.items()}
+            except BaseException:
+                site.terminate_all()
+                set_state(site, name, set(specs), "failed")
+                raise
+        set_state(site, name, {r for r, res in results.items() if res.ok}, "created")
+        set_state(site, name, {r for r, res in results.items() if not res.ok}, "failed")
+        return results, log.path
+    finally:
+        log.close()
+
+
+def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -> BuildResult:
+    host = site.hosts[spec.role]
+    progress.started(spec.role, spec.fqdn, host.name)
+    current = [""]
+
+    def on_line(stream: str, line: str) -> None:
+        log.write(spec.role, stream, line)
+        step = xci.step_of(line) if stream == "stdout" else None
+        if step and step != current[0]:
+            current[0] = step
+            progress.step(spec.role, step)
+
+    run = host.run(spec.argv(), on_line=on_line)
+    problem = xci.problem(run.returncode, run.stdout, run.stderr)
+    if run.timed_out:
+        problem = f"xen-create-image did not finish within {run.elapsed:.0f} s and was stopped"
+    result = BuildResult(spec, host.name, ok=problem is None, exit_code=run.returncode,
+                         elapsed=run.elapsed, problem=problem,
+                         log=xci.logfile(run.stdout) or f"{spec.xci.log_dir}/{spec.fqdn}.log")
+    if problem is None:
+        result.summary = xci.parse_summary(run.stdout)
+    else:
+        result.tail = (run.stdout + run.stderr).splitlines()[-TAIL_LINES:]
+        for mount in release_mounts(host, spec.storage_paths):
+            progress.note(spec.role, f"unmounted {mount}, which xen-create-image left behind")
+    progress.finished(spec.role, result.ok, run.elapsed, problem)
+    return result
+
+
+def set_state(site: Site, name: str, roles: set[str], state: str) -> None:
+    """Record STATE for the pair's rows of ROLES that are not yet 'created'."""
+    if not roles:
+        return
+    with site.registry.locked() as locked:
+        pair = locked.find(name)
+        for role in roles:
+            row = getattr(pair, role) if pair else None
+            if row is not None and row.state != "created":
+                locked.mark(row, state=state, **({"created": now()} if state == "created" else {}))
