@@ -11,6 +11,7 @@ import typer
 from xenpair import __version__
 from xenpair.cli import create as create_cmd
 from xenpair.cli import listing
+from xenpair.cli import repair as repair_cmd
 from xenpair.errors import BadInput, XenpairError
 
 # xenpair uses no pydantic plugins; without this, defining the first model scans every installed
@@ -53,6 +54,7 @@ def root(
 app.command("create", epilog=create_cmd.EPILOG)(create_cmd.create)
 app.command("list")(listing.list_cmd)
 app.command("show")(listing.show_cmd)
+app.command("repair")(repair_cmd.repair)
 
 
 def exit_code(error: BaseException) -> int:

@@ -37,6 +37,8 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
     con = _console(stderr=to_stderr)
     s = p["summary"]
     con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
+    for role in s.get("kept", []):
+        con.print(f"  {role:<8} kept as it is")
     for line in _machine_lines(s["machines"]):
         con.print(line, markup=False)
     for i, step in enumerate(p["steps"], 1):
@@ -45,6 +47,15 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
             con.print(f"   {reg['file']} += {reg['row']}", markup=False)
         for role, cmd in step.get("commands", {}).items():
             con.print(f"   [{role}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
+            for path in cmd.get("overwrites", []):
+                con.print(f"   [{role}] overwrites {path}", markup=False)
+
+
+def nothing_to_do(name: str, message: str, as_json: bool) -> None:
+    if as_json:
+        _json({"name": name, "changed": False, "message": message})
+    else:
+        print(f"{name}: {message}")
 
 
 def pair_result(r: dict, as_json: bool) -> None:

@@ -1,0 +1,37 @@
+"""xenpair repair NAME"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def repair(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Short name of the incomplete pair.", show_default=False)],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print what would be rebuilt (argv, what it overwrites) and change nothing.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="Print the plan or result as one JSON object on stdout; messages go to stderr.")] = False,
+) -> None:
+    """Finish an incomplete pair: rebuild only its missing or failed machine(s), with the reserved addresses."""
+    from xenpair.cli import progress, render
+    from xenpair.core.plan import apply
+    from xenpair.core.repair import plan_repair
+    from xenpair.core.site import open_site
+
+    site = open_site(ctx.obj["config"])
+    shown = progress.for_output(json_out)
+    plan = plan_repair(site, name, shown)
+    if plan is None:
+        render.nothing_to_do(name, "the pair is complete (both machines created); nothing to repair", json_out)
+        return
+    if dry_run:
+        render.plan(plan.to_dict(), json_out)
+        return
+    with shown:
+        result = apply(plan)[-1]
+    render.pair_result(result.to_dict(), json_out)
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,96 @@
+"""Finish an incomplete pair: rebuild only the machines that are not recorded as created."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from ipaddress import IPv4Address
+
+from xenpair.adapters.hosts import release_mounts
+from xenpair.adapters.registry import Row, now
+from xenpair.core.allocate import address
+from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, build_machines
+from xenpair.core.machines import MachineSpec
+from xenpair.core.plan import Plan
+from xenpair.core.site import Site
+from xenpair.core.validate import check_name
+from xenpair.errors import BadInput, Failed
+
+
+def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan | None:
+    """The plan that completes pair NAME, or None when it is complete already."""
+    check_name(name)
+    pair = site.registry.read().find(name)
+    if pair is None:
+        raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
+    if pair.state == "created":
+        return None
+    cfg = site.config
+    if pair.tier not in site.tiers:
+        raise BadInput(f"the pair's package {pair.tier!r} is no longer in the packages file",
+                       hint=f"add it back to {cfg.packages_file or 'packages.yaml'} to repair the pair")
+    tier = site.tiers[pair.tier]
+    todo = [r for r in ROLES if getattr(pair, r) is None or getattr(pair, r).state != "created"]
+    kept = [r for r in ROLES if r not in todo]
+    ext = pair.hosting.external_ip if pair.hosting and pair.hosting.external_ip else None
+    specs: dict[str, MachineSpec] = {}
+    leftovers: dict[str, list[str]] = {}
+    for role in todo:
+        side, row = getattr(cfg, role), getattr(pair, role)
+        spec = MachineSpec(role=role, fqdn=row.name if row else f"{name}.{side.domain}",
+                           ip=address(side.prefix, pair.n), prefix=side.prefix, bridge=side.bridge,
+                           gateway=side.gateway, size=getattr(tier, role), xci=cfg.xci(role),
+                           external_ip=IPv4Address(ext) if role == "hosting" and ext else None)
+        leftovers[role] = _check_host(site, spec)
+        # what is there belongs to this pair (the registry reserved it): --force rebuilds over it
+        specs[role] = replace(spec, force=bool(leftovers[role]))
+
+    missing = {r: Row(r, specs[r].ip, specs[r].fqdn, pair.tier, created=now(), state="reserved")
+               for r in todo if getattr(pair, r) is None}
+    plan = Plan(f"repair pair {name}", {
+        "name": name, "tier": pair.tier, "n": pair.n, "kept": kept,
+        "machines": {r: {**specs[r].describe(), "host": site.hosts[r].name} for r in todo}})
+
+    def add_rows() -> None:
+        with site.registry.locked() as locked:
+            for row in missing.values():
+                locked.add(row)
+
+    def release() -> None:
+        for role, spec in specs.items():
+            for mount in release_mounts(site.hosts[role], spec.storage_paths):
+                (progress or NoProgress()).note(role, f"unmounted {mount}, left by an earlier build")
+
+    def build() -> PairResult:
+        built, log = build_machines(site, name, specs, progress or NoProgress())
+        return PairResult("repair", name, pair.tier, pair.n, built, run_log=log, kept=kept)
+
+    if missing:
+        plan.add("add the missing registry row(s)",
+                 {"registry": {r: {"file": str(getattr(cfg.registry, r)), "row": row.render()}
+                               for r, row in missing.items()}}, add_rows)
+    plan.add("unmount whatever an earlier build of these machines left mounted",
+             {"storage": {r: s.storage_paths for r, s in specs.items()}}, release)
+    plan.add(f"rebuild {' and '.join(s.fqdn for s in specs.values())}"
+             + (f"; keep the {' and '.join(kept)} machine" if kept else ""),
+             {"commands": {r: {"host": site.hosts[r].name, "argv": s.argv(), "overwrites": leftovers[r]}
+                           for r, s in specs.items()}}, build)
+    return plan
+
+
+def _check_host(site: Site, spec: MachineSpec) -> list[str]:
+    """Refuse while a build of this machine still runs; return what an earlier one left."""
+    host = site.hosts[spec.role]
+    if host.which(spec.xci.command) is None:
+        raise Failed(f"{spec.xci.command} not found on host {host.name}",
+                     hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
+    # "[w]eb" matches "web" but not the pgrep command line itself
+    pattern = f"--hostname=[{spec.fqdn[0]}]{re.escape(spec.fqdn[1:])}( |$)"
+    running = host.run(["pgrep", "-a", "-f", "--", pattern])
+    if running.returncode == 0:
+        pids = ", ".join(line.split()[0] for line in running.stdout.splitlines())
+        raise Failed(f"a build of {spec.fqdn} is still running on host {host.name} (pid {pids})",
+                     hint="a killed xenpair leaves its builds running to their end: wait for them, "
+                          "then run repair again")
+    return [p for p in [spec.cfg_path] + spec.storage_paths if host.exists(p)]
+
