@@ -116,6 +116,10 @@ class SshHost:
             raise self._error
         return self._client
 
+    def server_key(self) -> str:
+        key = self.client().get_transport().get_remote_server_key()
+        return f"{key.get_name()} {key.fingerprint}"
+
     def close(self) -> None:
         self._connecting.join()
         if self._client is not None:

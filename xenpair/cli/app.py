@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from xenpair import __version__
+from xenpair.cli import check as check_cmd
 from xenpair.cli import create as create_cmd
 from xenpair.cli import listing
 from xenpair.cli import repair as repair_cmd
@@ -55,6 +56,7 @@ app.command("create", epilog=create_cmd.EPILOG)(create_cmd.create)
 app.command("list")(listing.list_cmd)
 app.command("show")(listing.show_cmd)
 app.command("repair")(repair_cmd.repair)
+app.command("check")(check_cmd.check)
 
 
 def exit_code(error: BaseException) -> int:

@@ -135,3 +135,16 @@ def pair(p, as_json: bool) -> None:
         return
     out = [f"{label:<13}: {cell}" for (_, label), cell in zip(_COLUMNS, _cells(p), strict=True)]
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def checks(items: list[dict], as_json: bool) -> None:
+    if as_json:
+        _json(items)
+        return
+    for c in items:
+        first, *rest = c["detail"].splitlines() or [""]
+        sys.stdout.write(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']}: {first}\n")
+        for line in rest:
+            sys.stdout.write(f"        {line}\n")
+    failed = sum(not c["ok"] for c in items)
+    sys.stdout.write(f"{len(items) - failed} ok, {failed} failed\n")

@@ -1,0 +1,104 @@
+"""Preflight for a site: is everything in place for `xenpair create` to work?"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from xenpair.core.build import ROLES
+from xenpair.core.site import Site, open_site
+from xenpair.errors import XenpairError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def run_checks(config_arg: str | None) -> list[Check]:
+    """Every check, in order; a failing one does not stop those that do not depend on it."""
+    checks: list[Check] = []
+    try:
+        site = open_site(config_arg)
+    except XenpairError as e:
+        return [Check("config", False, str(e))]
+    checks.append(Check("config", True, str(site.config_path or "built-in defaults")))
+    checks.append(_attempt("packages", lambda: f"{len(site.tiers)} tiers: {', '.join(site.tiers)}"))
+    checks += _registry(site)
+    seen: set[tuple[str, str]] = set()
+    for role in ROLES:
+        checks += _dom0(site, role, seen)
+    site.close()
+    return checks
+
+
+def _attempt(name: str, probe) -> Check:
+    try:
+        return Check(name, True, probe())
+    except XenpairError as e:
+        return Check(name, False, str(e))
+
+
+def _registry(site: Site) -> list[Check]:
+    try:
+        snap = site.registry.read()
+    except XenpairError as e:
+        return [Check("registry", False, str(e))]
+    pairs = snap.pairs()
+    out = [Check("registry", True, f"{len(pairs)} pairs in {site.config.registry.hosting} and "
+                                   f"{site.config.registry.backup}")]
+    odd = []
+    for p in pairs:
+        if p.hosting is None or p.backup is None:
+            odd.append(f"{p.name} (address number {p.n}): only a {'backup' if p.hosting is None else 'hosting'} row")
+        elif p.hosting.name.split(".")[0] != p.backup.name.split(".")[0]:
+            odd.append(f"address number {p.n} is {p.hosting.name} in one file and {p.backup.name} in the other")
+    out.append(Check("registry consistent", not odd,
+                     "same N on both sides, no duplicates" if not odd else "; ".join(odd)))
+    incomplete = [f"{p.name} ({p.state})" for p in pairs if p.state != "created" and p.hosting and p.backup]
+    out.append(Check("pairs complete", not incomplete,
+                     "all created" if not incomplete else
+                     ", ".join(incomplete) + " — finish each with 'xenpair repair NAME'"))
+    return out
+
+
+def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
+    x = site.config.xci(role)
+    try:
+        host = site.hosts[role]
+    except XenpairError as e:
+        return [Check(f"{role} dom0", False, str(e))]
+    label = f"{role} dom0 ({host.name})"
+    out = []
+    if hasattr(host, "client"):
+        out.append(_attempt(f"{label} ssh", lambda: f"logged in; host key {host.server_key()} is in "
+                                                    f"{host.known_hosts}"))
+        if not out[-1].ok:
+            return out
+    key = (host.name, x.model_dump_json())
+    if key in seen:                        # same host, same settings: checked already
+        return [Check(label, True, "same dom0 and settings as the hosting side, checked above")]
+    seen.add(key)
+    root = host.run(["id", "-u"]).stdout.strip() == "0" if hasattr(host, "client") else os.geteuid() == 0
+    out.append(Check(f"{label} root", root, "running as root" if root else "xen-create-image needs root"))
+    version = host.run([x.command, "--version"]) if host.which(x.command) else None
+    out.append(Check(f"{label} xen-create-image", bool(version and version.returncode == 0),
+                     version.stdout.strip() if version and version.returncode == 0 else
+                     f"{x.command} not found: apt-get install --no-install-recommends xen-tools"))
+    if x.storage.dir:
+        ok = host.run(["test", "-d", x.storage.dir]).returncode == 0
+        out.append(Check(f"{label} storage", ok, f"dir {x.storage.dir}" + ("" if ok else " does not exist")))
+    else:
+        vg = host.run(["vgs", "--noheadings", "-o", "vg_name,vg_free", x.storage.lvm]) if host.which("vgs") \
+            else None
+        ok = bool(vg and vg.returncode == 0)
+        out.append(Check(f"{label} storage", ok, f"LVM volume group {x.storage.lvm}"
+                         + (f" ({' '.join(vg.stdout.split()[1:])} free)" if ok else " not found (vgs)")))
+    ok = host.run(["test", "-d", x.cfg_dir]).returncode == 0
+    out.append(Check(f"{label} cfg_dir", ok, x.cfg_dir + ("" if ok else " does not exist")))
+    return out
