@@ -158,3 +158,19 @@ def test_ctrl_c_at_the_confirmation_exits_130(tiny_site):
     child.close()
     assert child.exitstatus == 130
     assert not tiny_site.hosting_csv.exists()
+
+
+def test_live_view_on_a_terminal(tiny_site):
+    """On a terminal the builds show as a live table (machine, host, time, step), not as lines."""
+    import pexpect
+
+    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "live", "--yes"]
+    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root),
+                          dimensions=(40, 160))
+    child.expect(pexpect.EOF)
+    child.close()
+    out = child.before
+    assert child.exitstatus == 0, out
+    assert "machine" in out and "step" in out and "live.hosting.example.de" in out and "done" in out
+    assert "[hosting] building" not in out                  # the plain lines are for non-terminals
+    assert "pair live created" in out

@@ -32,6 +32,7 @@ def test_run_exit_code_streams_and_quoting(sshd):
 
 
 def test_command_past_the_timeout_is_stopped(sshd):
+    # stand-in: a shell that sleeps plays a remote xen-create-image that hangs
     h = host(sshd)
     h.stop_grace = 1.0
     r = h.run(["sh", "-c", "sleep 300 & sleep 301; wait"], timeout=1.5)

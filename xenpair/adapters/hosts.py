@@ -38,6 +38,9 @@ class LocalHost:
     def which(self, command: str) -> str | None:
         return shutil.which(command)
 
+    def probe(self, command: str, paths: list[str]) -> tuple[str | None, dict[str, bool]]:
+        return self.which(command), {p: self.exists(p) for p in paths}
+
     def run(self, argv: list[str], timeout: float | None = None,
             on_line: LineHandler | None = None) -> RunResult:
         """Run argv, collecting (and optionally streaming) stdout and stderr line by line.
@@ -82,6 +85,13 @@ class LocalHost:
             procs = list(self._procs)
         for proc in procs:
             _stop(proc, self.stop_grace)
+
+
+def probe_script(command: str, paths: list[str]) -> list[str]:
+    """argv printing `command -v COMMAND` (or an empty line), then 1 or 0 per path: one round trip."""
+    script = ('command -v "$1" || echo; shift; '
+              'for p; do if [ -e "$p" ] || [ -L "$p" ]; then echo 1; else echo 0; fi; done')
+    return ["sh", "-c", script, "sh", command, *paths]
 
 
 def release_mounts(host, storage: list[str]) -> list[str]:

@@ -19,9 +19,7 @@ import socket
 import threading
 import time
 
-import paramiko
-
-from xenpair.adapters.hosts import LineHandler, RunResult
+from xenpair.adapters.hosts import LineHandler, RunResult, probe_script
 from xenpair.config import SshSettings, SshTarget
 from xenpair.errors import Failed
 
@@ -30,13 +28,8 @@ _PGID_TAG = "xenpair-pgid "
 _WRAP = ["setsid", "-w", "sh", "-c", f'echo "{_PGID_TAG}$$" >&2; exec "$@"', "xenpair"]
 
 
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client, hostname, key):
-        raise _UnknownHostKey(hostname, key)
-
-
 class _UnknownHostKey(Exception):
-    def __init__(self, hostname: str, key: paramiko.PKey):
+    def __init__(self, hostname: str, key):
         super().__init__(hostname)
         self.hostname, self.key = hostname, key
 
@@ -48,7 +41,7 @@ class SshHost:
         self.stop_grace = stop_grace
         self.name = str(target)
         self.known_hosts = os.path.expanduser(settings.known_hosts)
-        self._client: paramiko.SSHClient | None = None
+        self._client = None
         self._error: BaseException | None = None
         self._groups: set[int] = set()
         self._lock = threading.Lock()
@@ -58,12 +51,19 @@ class SshHost:
     # -- connection
 
     def _connect(self) -> None:
+        # paramiko is imported here, in the background thread: its import (~0.1 s) overlaps too
+        import paramiko
+
+        class RefuseUnknown(paramiko.MissingHostKeyPolicy):
+            def missing_host_key(self, client, hostname, key):
+                raise _UnknownHostKey(hostname, key)
+
         t, s = self.target, self.settings
         client = paramiko.SSHClient()
         try:
             if os.path.exists(self.known_hosts):
                 client.load_host_keys(self.known_hosts)
-            client.set_missing_host_key_policy(_RefuseUnknown())
+            client.set_missing_host_key_policy(RefuseUnknown())
             keys = {"key_filename": os.path.expanduser(s.key_file), "look_for_keys": False,
                     "allow_agent": False} if s.key_file else {}
             client.connect(t.host, port=t.port, username=t.user, timeout=s.connect_timeout,
@@ -75,6 +75,8 @@ class SshHost:
             self._error = self._explain(e)
 
     def _explain(self, e: BaseException) -> BaseException:
+        import paramiko
+
         t, s, kh = self.target, self.settings, self.known_hosts
         name = f"[{t.host}]:{t.port}" if t.port != 22 else t.host
         scan = f"ssh-keyscan -p {t.port} {t.host} >> {kh}"
@@ -110,7 +112,7 @@ class SshHost:
             return Failed(f"SSH to the backup dom0 {t.host}:{t.port} failed: {e}")
         return e
 
-    def client(self) -> paramiko.SSHClient:
+    def client(self):
         self._connecting.join()
         if self._error is not None:
             raise self._error
@@ -133,6 +135,11 @@ class SshHost:
     def which(self, command: str) -> str | None:
         r = self._exec(["sh", "-c", 'command -v "$1"', "sh", command])
         return r.stdout.strip() or None
+
+    def probe(self, command: str, paths: list[str]) -> tuple[str | None, dict[str, bool]]:
+        """which(command) and exists(path) for each path, in one round trip."""
+        lines = self._exec(probe_script(command, paths)).stdout.splitlines()
+        return (lines[0] or None) if lines else None, {p: v == "1" for p, v in zip(paths, lines[1:], strict=False)}
 
     def run(self, argv: list[str], timeout: float | None = None,
             on_line: LineHandler | None = None) -> RunResult:

@@ -22,6 +22,7 @@ class Stale(XenpairError):
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
                 progress: Progress | None = None) -> Plan:
     cfg = site.config
+    hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments
     check_name(name)
     tier_name = resolve_tier(site.tiers, tier_arg)
@@ -52,7 +53,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
 
     plan = Plan(f"create pair {name}", {
         "name": name, "tier": tier_name, "n": n,
-        "machines": {role: {**specs[role].describe(), "host": site.hosts[role].name} for role in ROLES}})
+        "machines": {role: {**specs[role].describe(), "host": hosts[role].name} for role in ROLES}})
 
     def reserve() -> None:
         with site.registry.locked() as locked:
@@ -110,14 +111,15 @@ def _check_host(site: Site, spec: MachineSpec) -> None:
     if host.name == "local" and os.geteuid() != 0:
         raise Failed("xen-create-image must run as root", where="this host",
                      hint="run xenpair as root (sudo xenpair ...)")
-    if host.which(x.command) is None:
+    found, exists = host.probe(x.command, [x.cfg_dir, spec.cfg_path] + spec.storage_paths)
+    if found is None:
         raise Failed(f"{x.command} not found on host {host.name}",
                      hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
-    if not host.exists(x.cfg_dir):
+    if not exists[x.cfg_dir]:
         raise Failed(f"cfg_dir {x.cfg_dir} does not exist on host {host.name}",
                      hint="create it, or set xen_create_image.cfg_dir in the config")
     for path in [spec.cfg_path] + spec.storage_paths:
-        if host.exists(path):
+        if exists[path]:
             raise Failed(f"{path} already exists on host {host.name}, but {spec.fqdn} is not in the registry",
                          hint="a guest of that name exists outside the registry: remove it "
                               "(xen-delete-image) or choose another name")
