@@ -140,3 +140,28 @@ def test_lock_serialises_read_modify_write(tmp_path):
         p.join(60)
     snap = Registry(h, b, H, B).read()            # parses: no duplicates, no torn lines
     assert sorted(snap.used_numbers()) == list(range(1, 82))
+
+
+@pytest.mark.parametrize("kind,line", [
+    ("hosting", "192.168.20.2;shop.hosting.example.de;package1;;Mon Mar  4 10:12:01 CET 2013"),
+    ("hosting", "192.168.20.7;f.hosting.example.de;package3;198.51.100.20;Tue Jun 11 09:00:00 CEST 2013"),
+    ("hosting", "192.168.20.9;x.hosting.example.de;p;;2026-11-27T10:00:00+01:00;creating"),
+    ("hosting", "192.168.20.9;x.hosting.example.de;p;203.0.113.1;d;failed"),
+    ("hosting", "192.168.20.9;x.hosting.example.de;p"),
+    ("hosting", "192.168.20.9;x.hosting.example.de;p;"),
+    ("hosting", "192.168.20.1;Hosting;Xen-Host"),
+    ("hosting", "192.168.20.9;x.hosting.example.de;p;;d\r"),
+    ("backup", "192.168.30.2;shop.backup.example.de;package1;Mon Mar  4 10:14:40 CET 2013"),
+    ("backup", "192.168.30.2;shop.backup.example.de;package1;d;reserved"),
+    ("backup", "192.168.30.2;shop.backup.example.de;;"),
+])
+def test_fast_path_reads_rows_exactly_like_the_full_checker(kind, line):
+    from xenpair.adapters.registry import _parse_row, parse
+    prefix = H if kind == "hosting" else B
+    header = "IP;Name;Package;external IP;Date created" if kind == "hosting" else "IP;Name;Package;Date created"
+    fast = parse(kind, "f", prefix, f"{header}\n{line}\n").rows[0]
+    slow = _parse_row(kind, "f", prefix, (int(prefix.network_address), int(prefix.broadcast_address)), 2,
+                      line, 5 if kind == "hosting" else 4)
+    assert fast.render() == line
+    assert (fast.ip, fast.name, fast.package, fast.external_ip, fast.created, fast.state if not fast.is_dom0 else "") \
+        == (slow.ip, slow.name, slow.package, slow.external_ip, slow.created, slow.state)

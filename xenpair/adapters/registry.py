@@ -34,6 +34,15 @@ LOCK_TIMEOUT_S = 60.0
 _DOTTED = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\."
                      r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _SPACE = re.compile(r"\s")
+_OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+_STATE = "(reserved|creating|created|failed)"
+# the common, well-formed row in one match; anything else goes through _parse_row, which
+# accepts the same rows and says exactly what is wrong with the others
+_FAST = {
+    "hosting": re.compile(rf"{_IP};([^\s;]+);([^;\r]*)(?:;((?:{_IP})?)(?:;([^;\r]*)(?:;{_STATE})?)?)?"),
+    "backup": re.compile(rf"{_IP};([^\s;]+);([^;\r]*)(?:;([^;\r]*)(?:;{_STATE})?)?"),
+}
 
 
 def _ipv4(text: str) -> IPv4Address | None:
@@ -161,17 +170,29 @@ def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
                             hint=f"the first line must be '{old_header}' (a file written by the old "
                                  "wrapper or by xenpair); fix or move the file")
     f.header = lines[0]
-    seen_ip: dict[str, int] = {}
+    seen_ip: dict[int, int] = {}
     seen_name: dict[str, int] = {}
     bounds = (int(prefix.network_address), int(prefix.broadcast_address))
+    fast = _FAST[kind].fullmatch
     for number, text_line in enumerate(lines[1:], start=2):
         if text_line.strip() == "":
             f.rows.append(text_line)
             continue
-        row = _parse_row(kind, path, prefix, bounds, number, text_line, old_fields)
-        for seen, key in ((seen_ip, row.address), (seen_name, row.name)):
+        m = fast(text_line)
+        ip = ((int(m[1]) << 24) | (int(m[2]) << 16) | (int(m[3]) << 8) | int(m[4])) if m else -1
+        if m and bounds[0] <= ip <= bounds[1] and m[6] != DOM0_PACKAGE:
+            g = m.groups()
+            if kind == "hosting":
+                row = Row(kind, IPv4Address(ip), g[4], g[5], g[6] or "", g[11] or "", g[12] or "created",
+                          number, text_line)
+            else:
+                row = Row(kind, IPv4Address(ip), g[4], g[5], "", g[6] or "", g[7] or "created", number, text_line)
+        else:
+            row = _parse_row(kind, path, prefix, bounds, number, text_line, old_fields)
+        for seen, key in ((seen_ip, ip if m else row.ip._ip), (seen_name, row.name)):
             if key in seen:
-                raise RegistryError(f"{key} appears twice in the {kind} registry "
+                shown = row.ip if isinstance(key, int) else key
+                raise RegistryError(f"{shown} appears twice in the {kind} registry "
                                     f"(lines {seen[key]} and {number})",
                                     where=f"{path}:{number}",
                                     hint="remove the stale line by hand; xenpair does not guess which is right")
@@ -249,10 +270,14 @@ class Snapshot:
     def pairs(self) -> list[Pair]:
         by_n: dict[int, Pair] = {}
         for kind in ("hosting", "backup"):
+            base = self.files[kind].base
             for row in self.rows(kind):
                 if row.is_dom0:
                     continue
-                pair = by_n.setdefault(self.number(row), Pair(self.number(row), None, None))
+                n = row.ip._ip - base
+                pair = by_n.get(n)
+                if pair is None:
+                    pair = by_n[n] = Pair(n, None, None)
                 setattr(pair, kind, row)
         return [by_n[n] for n in sorted(by_n)]
 

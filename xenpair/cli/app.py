@@ -1,6 +1,8 @@
-"""The xenpair command line. The only layer that prints, prompts or picks an exit code."""
+"""The xenpair command line. The only layer that prints, prompts or picks an exit code.
 
-from __future__ import annotations
+No `from __future__ import annotations` in the command modules: typer would eval every string
+annotation at each start.
+"""
 
 import os
 import sys

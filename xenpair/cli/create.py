@@ -1,7 +1,5 @@
 """xenpair create PACKAGE NAME [EXTERNAL_IP]"""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
@@ -56,6 +54,7 @@ def create(
 
     check_name(name)            # before anything is read: a bad name changes nothing
     site = open_site(ctx.obj["config"])
+    ctx.call_on_close(site.close)        # the SSH connection to the backup dom0, if any
     shown = progress.for_output(json_out)
     plan = plan_create(site, package, name, external_ip, shown)
     if dry_run:

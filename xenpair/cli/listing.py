@@ -1,7 +1,5 @@
 """xenpair list / xenpair show NAME"""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """xenpair repair NAME"""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -22,6 +20,7 @@ def repair(
     from xenpair.core.site import open_site
 
     site = open_site(ctx.obj["config"])
+    ctx.call_on_close(site.close)        # the SSH connection to the backup dom0, if any
     shown = progress.for_output(json_out)
     plan = plan_repair(site, name, shown)
     if plan is None:
