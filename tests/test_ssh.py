@@ -106,3 +106,32 @@ def test_dry_run_over_ssh_checks_the_remote_world(ssh_site, cmd):
     (ssh_site.cfg_dir / "ghost.backup.example.de.cfg").write_text("name = 'ghost'\n")
     r = ssh_site.run("create", "small", "ghost", "--dry-run")
     assert r.returncode == 1 and "ghost.backup.example.de.cfg already exists on host root@127.0.0.1" in r.stderr
+
+
+def test_remote_build_past_command_timeout_fails_clearly(ssh_site, tmp_path):
+    # stand-in: a script that never finishes plays a remote xen-create-image that hangs
+    hang = tmp_path / "hanging-xen-create-image"
+    hang.write_text("#!/bin/sh\nexec sleep 600\n")
+    hang.chmod(0o755)
+    ssh_site.config["backup"]["ssh"]["command_timeout"] = 2
+    ssh_site.config["backup"]["xen_create_image"] = {"command": str(hang)}
+    ssh_site.write_config()
+    r = ssh_site.run("create", "small", "slow", "--yes", "--json")
+    assert r.returncode == 1
+    res = json.loads(r.stdout)
+    assert res["backup"]["problem"].startswith("xen-create-image did not finish within")
+    assert res["hosting"]["ok"] and res["state"] == "failed (backup)"
+    assert subprocess.run(["pgrep", "-f", "--", "exec sleep 600|sleep 600"]).returncode == 1
+
+
+def test_run_log_holds_both_machines_output(ssh_site):
+    import os
+    import stat
+
+    res = json.loads(ssh_site.run("create", "small", "logged", "--yes", "--json").stdout)
+    log = res["run_log"]
+    assert log.startswith(str(ssh_site.root / "xenpair-logs" / "logged-"))
+    assert stat.S_IMODE(os.stat(log).st_mode) == 0o600                 # root passwords are in it
+    text = open(log).read()
+    assert " hosting argv   xen-create-image --hostname=logged.hosting.example.de" in text
+    assert " backup  stdout Installation Summary" in text and " hosting stdout Installation Summary" in text
