@@ -110,6 +110,13 @@ def test_repair_dry_run_shows_what_it_overwrites(tiny_site):
     assert shown(tiny_site, "odd")["state"] == "created"
 
 
+def _wait_for_images(site, count: int, timeout: float = 60) -> None:
+    """Until COUNT guests' disk images exist: the builds are past their start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(list(site.image_dir.glob("*/disk.img"))) < count:
+        time.sleep(0.1)
+
+
 def _wait_for_builds_to_end(site, name: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,9 +151,7 @@ def test_sigkill_at_any_moment_then_repair(tiny_site, sshd, delay):
 
 def test_sigkill_during_a_real_build_then_repair(real_site):
     proc = real_site.popen("create", "small", "mid", "--yes")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(real_site.image_dir.glob("*/disk.img"))) < 2:
-        time.sleep(0.1)
+    _wait_for_images(real_site, 2)
     time.sleep(1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -161,9 +166,7 @@ def test_sigkill_during_a_real_build_then_repair(real_site):
 
 def test_repair_refuses_while_a_build_still_runs(real_site):
     proc = real_site.popen("create", "small", "busy", "--yes")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list(real_site.image_dir.glob("*/disk.img")):
-        time.sleep(0.1)
+    _wait_for_images(real_site, 1)
     r = real_site.run("repair", "busy")
     assert r.returncode == 1 and "a build of busy." in r.stderr and "is still running" in r.stderr
     proc.wait(120)
@@ -172,9 +175,7 @@ def test_repair_refuses_while_a_build_still_runs(real_site):
 def test_ctrl_c_over_ssh_leaves_no_remote_process(real_site, sshd):
     use_ssh_backup(real_site, sshd)
     proc = real_site.popen("create", "small", "intr", "--yes")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(real_site.image_dir.glob("*/disk.img"))) < 2:
-        time.sleep(0.1)
+    _wait_for_images(real_site, 2)
     time.sleep(1)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=180)

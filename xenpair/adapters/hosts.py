@@ -26,6 +26,7 @@ class RunResult:
 
 class LocalHost:
     name = "local"
+    remote = False
 
     def __init__(self, stop_grace: float = 60.0) -> None:
         self.stop_grace = stop_grace      # how long xen-create-image gets to clean up after SIGINT

@@ -35,6 +35,8 @@ class _UnknownHostKey(Exception):
 
 
 class SshHost:
+    remote = True
+
     def __init__(self, target: SshTarget, settings: SshSettings, stop_grace: float = 60.0):
         self.target = target
         self.settings = settings

@@ -75,7 +75,7 @@ def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
         return [Check(f"{role} dom0", False, str(e))]
     label = f"{role} dom0 ({host.name})"
     out = []
-    if hasattr(host, "client"):
+    if host.remote:
         out.append(_attempt(f"{label} ssh", lambda: f"logged in; host key {host.server_key()} is in "
                                                     f"{host.known_hosts}"))
         if not out[-1].ok:
@@ -84,7 +84,7 @@ def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
     if key in seen:                        # same host, same settings: checked already
         return [Check(label, True, "same dom0 and settings as the hosting side, checked above")]
     seen.add(key)
-    root = host.run(["id", "-u"]).stdout.strip() == "0" if hasattr(host, "client") else os.geteuid() == 0
+    root = host.run(["id", "-u"]).stdout.strip() == "0" if host.remote else os.geteuid() == 0
     out.append(Check(f"{label} root", root, "running as root" if root else "xen-create-image needs root"))
     version = host.run([x.command, "--version"]) if host.which(x.command) else None
     out.append(Check(f"{label} xen-create-image", bool(version and version.returncode == 0),

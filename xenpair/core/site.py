@@ -43,7 +43,7 @@ class Site:
 
     def close(self) -> None:
         for host in set((self._hosts or {}).values()):
-            if hasattr(host, "close"):
+            if host.remote:
                 host.close()
 
     @property
