@@ -194,3 +194,31 @@ def golden(request):
         assert path.is_file(), f"no golden file {path}: run pytest --regen-golden and review it"
         assert text == path.read_text()
     return check
+
+
+FAKE_XL = """#!/bin/sh
+# STAND-IN for Xen's `xl`: no hypervisor runs on this machine. Keeps "running" guests as files.
+state={state}
+mkdir -p "$state"
+case "$1" in
+  list) [ -e "$state/$2" ] && {{ echo "Name ID Mem VCPUs State Time(s)"; echo "$2 1 256 1 -b---- 0.1"; exit 0; }}
+        echo "$2 is an invalid domain identifier (rc=-6)" >&2; exit 1 ;;
+  shutdown) [ "$2" = "-w" ] && shift; rm -f "$state/$2"; echo "Shutting down domain 1"; exit 0 ;;
+  create) name=$(sed -n "s/^name *= *'\\\\(.*\\\\)'/\\\\1/p" "$2"); [ -n "$name" ] || exit 3; touch "$state/$name";
+          echo "Parsing config from $2"; exit 0 ;;
+esac
+echo "fake xl: unsupported: $*" >&2; exit 2
+"""
+
+
+@pytest.fixture
+def fake_xl(tmp_path):
+    """Stand-in for the toolstack (`xl` needs a Xen hypervisor, which cannot run here).
+
+    Returns (path of the script, directory of 'running' guests); set `toolstack:` to the path.
+    """
+    script, state = tmp_path / "fake-xl", tmp_path / "running"
+    script.write_text(FAKE_XL.format(state=state))
+    script.chmod(0o755)
+    state.mkdir()
+    return script, state

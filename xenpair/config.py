@@ -95,6 +95,7 @@ class Storage(_Strict):
 
 class XenCreateImage(_Strict):
     command: str = "xen-create-image"
+    delete_command: str = "xen-delete-image"
     dist: Word = "bookworm"
     fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] = "ext4"
     pygrub: bool = True
@@ -108,6 +109,7 @@ class XenCreateImageOverride(_Strict):
     """Per-side overrides: any key given here replaces the top-level xen_create_image value."""
 
     command: str | None = None
+    delete_command: str | None = None
     dist: Word | None = None
     fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] | None = None
     pygrub: bool | None = None
@@ -184,6 +186,7 @@ class RegistryPaths(_Strict):
 class Config(_Strict):
     packages_file: Path | None = None
     log_dir: str = "/var/log/xenpair"
+    toolstack: str = "xl"
     registry: RegistryPaths = RegistryPaths()
     hosting: Side = Side()
     backup: BackupSide = BackupSide()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from xenpair.errors import Failed, RegistryError
 
-STATES = ("reserved", "creating", "created", "failed")
+STATES = ("reserved", "creating", "created", "failed", "destroyed")
 DOM0_PACKAGE = "Xen-Host"
 _HEADERS = {
     "hosting": ("IP;Name;Package;external IP;Date created", 5),
@@ -115,6 +115,8 @@ class Pair:
         h, b = self.hosting, self.backup
         if h is None or b is None:
             return f"incomplete (no {'hosting' if h is None else 'backup'} row)"
+        if h.state == "destroyed":
+            return "hosting destroyed (backup kept)"
         if h.state == b.state == "created":
             return "created"
         failed = [k for k, r in (("hosting", h), ("backup", b)) if r.state == "failed"]
@@ -294,6 +296,11 @@ class Snapshot:
     def add(self, row: Row) -> None:
         f = self.files[row.kind]
         f.rows.append(row)
+        f.changed = True
+
+    def remove(self, row: Row) -> None:
+        f = self.files[row.kind]
+        f.rows.remove(row)
         f.changed = True
 
     def mark(self, row: Row, **changes) -> None:

@@ -13,6 +13,7 @@ import typer
 from xenpair import __version__
 from xenpair.cli import check as check_cmd
 from xenpair.cli import create as create_cmd
+from xenpair.cli import destroy as destroy_cmd
 from xenpair.cli import listing
 from xenpair.cli import repair as repair_cmd
 from xenpair.errors import BadInput, XenpairError
@@ -59,6 +60,7 @@ app.command("list")(listing.list_cmd)
 app.command("show")(listing.show_cmd)
 app.command("repair")(repair_cmd.repair)
 app.command("check")(check_cmd.check)
+app.command("destroy")(destroy_cmd.destroy)
 
 
 def exit_code(error: BaseException) -> int:

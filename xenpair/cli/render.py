@@ -39,7 +39,7 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
     con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
     for role in s.get("kept", []):
         con.print(f"  {role:<8} kept as it is")
-    for line in _machine_lines(s["machines"]):
+    for line in _machine_lines(s.get("machines", {})):
         con.print(line, markup=False)
     for i, step in enumerate(p["steps"], 1):
         con.print(f"{i}. {step['title']}")
@@ -49,6 +49,8 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
             con.print(f"   [{role}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
             for path in cmd.get("overwrites", []):
                 con.print(f"   [{role}] overwrites {path}", markup=False)
+            for path in cmd.get("deletes", []):
+                con.print(f"   [{role}] deletes {path}", markup=False)
 
 
 def nothing_to_do(name: str, message: str, as_json: bool) -> None:
@@ -56,6 +58,28 @@ def nothing_to_do(name: str, message: str, as_json: bool) -> None:
         _json({"name": name, "changed": False, "message": message})
     else:
         print(f"{name}: {message}")
+
+
+def destroy_warning(p: dict) -> list[str]:
+    s = p["summary"]
+    lines = [f"This DESTROYS pair {s['name']} (address number {s['n']}):"]
+    for role, d in s["deletes"].items():
+        lines.append(f"  {role} machine {d['fqdn']} on host {d['host']}:")
+        lines += [f"    {path}" for path in d["paths"]] or ["    (no files left)"]
+        if role == "backup":
+            lines.append("    THE CUSTOMER'S BACKUPS ON IT ARE LOST")
+    for role in s.get("kept", []):
+        lines.append(f"  the {role} machine is kept")
+    return lines
+
+
+def destroyed(r: dict, as_json: bool) -> None:
+    if as_json:
+        _json(r)
+        return
+    kept = f"; kept: {', '.join(r['kept'])}" if r["kept"] else ""
+    freed = f"; address number {r['n']} is free again" if r["freed"] else ""
+    print(f"pair {r['name']}: destroyed {' and '.join(r['destroyed']) or 'nothing'}{kept}{freed}")
 
 
 def pair_result(r: dict, as_json: bool) -> None:

@@ -24,7 +24,8 @@ def repair(
     shown = progress.for_output(json_out)
     plan = plan_repair(site, name, shown)
     if plan is None:
-        render.nothing_to_do(name, "the pair is complete (both machines created); nothing to repair", json_out)
+        render.nothing_to_do(name, "nothing to repair: every machine of the pair is created (or destroyed "
+                                   "on purpose)", json_out)
         return
     if dry_run:
         render.plan(plan.to_dict(), json_out)

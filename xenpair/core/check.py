@@ -60,7 +60,8 @@ def _registry(site: Site) -> list[Check]:
             odd.append(f"address number {p.n} is {p.hosting.name} in one file and {p.backup.name} in the other")
     out.append(Check("registry consistent", not odd,
                      "same N on both sides, no duplicates" if not odd else "; ".join(odd)))
-    incomplete = [f"{p.name} ({p.state})" for p in pairs if p.state != "created" and p.hosting and p.backup]
+    incomplete = [f"{p.name} ({p.state})" for p in pairs
+                  if p.hosting and p.backup and p.state != "created" and p.hosting.state != "destroyed"]
     out.append(Check("pairs complete", not incomplete,
                      "all created" if not incomplete else
                      ", ".join(incomplete) + " — finish each with 'xenpair repair NAME'"))

@@ -16,7 +16,7 @@ class MachineSpec:
     prefix: IPv4Network
     bridge: str
     gateway: IPv4Address | None
-    size: Machine
+    size: Machine | None           # None: an existing machine whose tier is no longer defined
     xci: XenCreateImage
     external_ip: IPv4Address | None = None
     force: bool = False
@@ -35,7 +35,8 @@ class MachineSpec:
         st = self.xci.storage
         if st.dir:
             return [f"{st.dir.rstrip('/')}/domains/{self.fqdn}"]
-        parts = ["disk"] + (["swap"] if self.size.swap else [])
+        # an existing machine whose tier is gone (size None) may have a swap LV
+        parts = ["disk"] + (["swap"] if self.size is None or self.size.swap else [])
         return [f"/dev/{st.lvm}/{self.fqdn}-{p}" for p in parts]
 
     def argv(self) -> list[str]:

@@ -30,8 +30,10 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan
         raise BadInput(f"the pair's package {pair.tier!r} is no longer in the packages file",
                        hint=f"add it back to {cfg.packages_file or 'packages.yaml'} to repair the pair")
     tier = site.tiers[pair.tier]
-    todo = [r for r in ROLES if getattr(pair, r) is None or getattr(pair, r).state != "created"]
+    todo = [r for r in ROLES if getattr(pair, r) is None or getattr(pair, r).state not in ("created", "destroyed")]
     kept = [r for r in ROLES if r not in todo]
+    if not todo:            # e.g. hosting destroyed on purpose, backup created: nothing is broken
+        return None
     ext = pair.hosting.external_ip if pair.hosting and pair.hosting.external_ip else None
     specs: dict[str, MachineSpec] = {}
     leftovers: dict[str, list[str]] = {}

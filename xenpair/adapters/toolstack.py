@@ -1,0 +1,35 @@
+"""The Xen toolstack (`xl`) on a dom0: is a guest running, shut it down, start it."""
+
+from __future__ import annotations
+
+from xenpair.errors import Failed
+
+
+def running(host, toolstack: str, fqdn: str) -> bool:
+    """True if the guest exists in `xl list`. No toolstack on the host: not running (as xen-tools does)."""
+    if host.which(toolstack) is None:
+        return False
+    r = host.run([toolstack, "list", fqdn])
+    if r.returncode == 0:
+        return True
+    if "invalid domain identifier" in r.stderr or "not found" in r.stderr.lower():
+        return False
+    raise Failed(f"cannot tell whether {fqdn} is running on host {host.name}: "
+                 f"'{toolstack} list {fqdn}' exited {r.returncode}: {r.stderr.strip()[:200]}",
+                 hint="check the toolstack on that dom0 (toolstack: in the config)")
+
+
+def shutdown(host, toolstack: str, fqdn: str) -> None:
+    """Clean shutdown, waiting for the guest to be gone."""
+    r = host.run([toolstack, "shutdown", "-w", fqdn], timeout=600)
+    if r.returncode != 0 or r.timed_out:
+        raise Failed(f"'{toolstack} shutdown -w {fqdn}' on host {host.name} failed: {r.stderr.strip()[:200]}",
+                     hint=f"stop it by hand ({toolstack} shutdown / destroy), then run the command again")
+
+
+def start(host, toolstack: str, cfg_path: str) -> str | None:
+    """`xl create CFG`; the problem if it failed, else None."""
+    r = host.run([toolstack, "create", cfg_path], timeout=600)
+    if r.returncode != 0 or r.timed_out:
+        return f"'{toolstack} create {cfg_path}' exited {r.returncode}: {(r.stderr or r.stdout).strip()[:300]}"
+    return None

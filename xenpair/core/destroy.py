@@ -1,0 +1,93 @@
+"""Remove a pair: xen-delete-image on each host, the cfg files, then the registry rows."""
+
+from __future__ import annotations
+
+from xenpair.adapters import toolstack
+from xenpair.core.build import ROLES
+from xenpair.core.machines import MachineSpec
+from xenpair.core.plan import Plan
+from xenpair.core.site import Site
+from xenpair.core.validate import check_name
+from xenpair.errors import BadInput, Failed
+
+
+def existing_files(site: Site, spec: MachineSpec) -> list[str]:
+    """What of this guest exists on its host: cfg file, image dir or LVs."""
+    _, exists = site.hosts[spec.role].probe(spec.xci.command, [spec.cfg_path] + spec.storage_paths)
+    return [p for p, there in exists.items() if there]
+
+
+def machine_spec(site: Site, pair, role: str) -> MachineSpec:
+    """The spec of an existing machine, as far as deleting or rebuilding it needs it."""
+    cfg, row = site.config, getattr(pair, role)
+    side = getattr(cfg, role)
+    tier = site.tiers.get(row.package)
+    size = getattr(tier, role) if tier else None
+    return MachineSpec(role=role, fqdn=row.name, ip=row.ip, prefix=side.prefix, bridge=side.bridge,
+                       gateway=side.gateway, size=size, xci=cfg.xci(role))
+
+
+def refuse_running(site: Site, specs: dict[str, MachineSpec], stop: bool = False) -> list[str]:
+    """The running guests among SPECS; without STOP, running guests are refused."""
+    up = [r for r, s in specs.items() if toolstack.running(site.hosts[r], site.config.toolstack, s.fqdn)]
+    if up and not stop:
+        names = ", ".join(f"{specs[r].fqdn} on {site.hosts[r].name}" for r in up)
+        raise BadInput(f"refusing: {names} is running",
+                       hint=f"shut it down first ({site.config.toolstack} shutdown), or pass --stop")
+    return up
+
+
+def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
+    check_name(name)
+    pair = site.registry.read().find(name)
+    if pair is None:
+        raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
+    roles = [r for r in ROLES if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
+             and not (keep_backup and r == "backup")]
+    specs = {r: machine_spec(site, pair, r) for r in roles}
+    refuse_running(site, specs)
+    doomed = {r: existing_files(site, s) for r, s in specs.items()}
+    plan = Plan(f"destroy pair {name}", {
+        "name": name, "tier": pair.tier, "n": pair.n, "kept": ["backup"] if keep_backup else [],
+        "deletes": {r: {"host": site.hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in roles}})
+
+    def delete(role: str):
+        def run() -> None:
+            spec, host = specs[role], site.hosts[role]
+            r = host.run(_delete_argv(spec))
+            # xen-delete-image exits 0 even for hosts it does not know: look for ourselves
+            host.run(["rm", "-f", "--", spec.cfg_path])       # it only knows /etc/xen, not cfg_dir
+            left = existing_files(site, spec)
+            if left:
+                raise Failed(f"{spec.fqdn} is not fully deleted on host {host.name}: {', '.join(left)} "
+                             f"still there (xen-delete-image exited {r.returncode})",
+                             details="\n".join("  " + line for line in (r.stdout + r.stderr).splitlines()[-20:]),
+                             hint="remove them by hand; the registry still lists the pair")
+        return run
+
+    def forget() -> dict:
+        with site.registry.locked() as locked:
+            p = locked.find(name)
+            for role in ROLES:
+                row = getattr(p, role) if p else None
+                if row is None:
+                    continue
+                if keep_backup and role == "hosting":
+                    locked.mark(row, state="destroyed")
+                elif not keep_backup:
+                    locked.remove(row)
+        return {"name": name, "destroyed": list(specs), "kept": ["backup"] if keep_backup else [],
+                "n": pair.n, "freed": not keep_backup}
+
+    for role in roles:
+        plan.add(f"delete {specs[role].fqdn} on host {site.hosts[role].name}",
+                 {"commands": {role: {"host": site.hosts[role].name, "argv": _delete_argv(specs[role]),
+                                      "deletes": doomed[role]}}}, delete(role))
+    plan.add("mark the hosting machine destroyed in the registry (backup kept)" if keep_backup else
+             f"remove the pair's rows from the registry (address number {pair.n} is free again)",
+             {"change": "hosting row: state destroyed" if keep_backup else "both rows removed"}, forget)
+    return plan
+
+
+def _delete_argv(spec: MachineSpec) -> list[str]:
+    return [spec.xci.delete_command, spec.xci.storage.option, f"--hostname={spec.fqdn}"]
