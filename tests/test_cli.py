@@ -24,7 +24,8 @@ INVALID = [
     (["create", "small", "foo", "127.0.0.1", "--dry-run"], 2, "127.0.0.1 is a loopback address"),
     (["create", "nope", "foo", "--yes"], 2, "unknown package 'nope'"),
     (["create", "2", "foo", "--yes"], 2, "use one of: big, small (a bare number N means packageN)"),
-    (["create", "small"], 2, "Missing argument"),
+    (["create", "small"], 2, "missing NAME, and no terminal to ask on"),
+    (["create"], 2, "missing PACKAGE and NAME, and no terminal to ask on"),
     (["create", "small", "foo"], 2, "no terminal to ask for confirmation on"),
     (["show", "nope"], 2, "no pair named 'nope' in the registry"),
     (["show", "foo.hosting.example.de"], 2, "give the short name"),
@@ -49,7 +50,7 @@ def test_error_message_says_what_where_and_what_to_do(tiny_site):
     assert r.stderr.splitlines() == [
         "xenpair: error: unknown state 'bogus'",
         f"  where: {tiny_site.hosting_csv}:3",
-        "  what to do: the State column holds one of: reserved, creating, created, failed"]
+        "  what to do: the State column holds one of: reserved, creating, created, failed, destroyed"]
 
 
 def test_bad_config_file(tiny_site):
@@ -127,19 +128,20 @@ def test_confirmation_on_a_real_terminal(tiny_site):
     """Without --yes on a terminal: the plan, then 'Create these machines?' (default no)."""
     import pexpect
 
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty"]
+    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty", "--no-external-ip",
+            "--no-start"]
     child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
     child.expect("Plan: create pair tty")
-    child.expect(r"Create these machines\? \[y/N\]: ")
-    child.sendline("")                                     # Enter = the default, no
+    child.expect(r"Create these machines\?")
+    child.send("\r")                                       # Enter = the default, no
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1 and "nothing created" in child.before
     assert not tiny_site.hosting_csv.exists()
 
     child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root))
-    child.expect(r"Create these machines\? \[y/N\]: ")
-    child.sendline("y")
+    child.expect(r"Create these machines\?")
+    child.send("y")
     child.expect("pair tty created")
     child.expect(pexpect.EOF)
     child.close()
@@ -150,9 +152,10 @@ def test_confirmation_on_a_real_terminal(tiny_site):
 def test_ctrl_c_at_the_confirmation_exits_130(tiny_site):
     import pexpect
 
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty"]
+    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty", "--no-external-ip",
+            "--no-start"]
     child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
-    child.expect(r"Create these machines\? \[y/N\]: ")
+    child.expect(r"Create these machines\?")
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()

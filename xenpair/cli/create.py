@@ -1,72 +1,81 @@
-"""xenpair create PACKAGE NAME [EXTERNAL_IP]"""
+"""xenpair create [PACKAGE] [NAME] [EXTERNAL_IP] — scripted, or a wizard for whatever is missing."""
 
-import sys
 from typing import Annotated
 
 import typer
 
 from xenpair.errors import BadInput, Refused
 
-EPILOG = ("Example, fully scripted: xenpair create package2 customer42 203.0.113.10 --yes --json. "
-          "Preview only: xenpair create 2 customer42 --dry-run")
+EPILOG = ("Fully scripted: xenpair create package2 customer42 203.0.113.10 --yes --start --json. "
+          "Preview only: xenpair create 2 customer42 --dry-run. "
+          "Rebuild: xenpair create 2 customer42 --overwrite [--rebuild-backup] [--stop]. "
+          "On a terminal, whatever is missing is asked.")
 MAX_REPLANS = 50
-
-
-def _confirm(question: str) -> bool:
-    """y/N on stderr (stdout stays clean for --json). Ctrl-C propagates (exit 130); Ctrl-D is no.
-
-    Not click's confirm: it turns Ctrl-C into the same Abort as Ctrl-D (exit 1).
-    """
-    sys.stderr.write(f"{question} [y/N]: ")
-    sys.stderr.flush()
-    try:
-        answer = input()
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+SCRIPTED = "PACKAGE NAME, --no-external-ip or EXTERNAL_IP, --start or --no-start, --yes"
 
 
 def create(
     ctx: typer.Context,
-    package: Annotated[str, typer.Argument(
-        help="Package tier from packages.yaml; a bare number N means packageN.", show_default=False)],
-    name: Annotated[str, typer.Argument(
-        help="Short machine name, one DNS label (a-z, 0-9, inner '-', at most 63): the machines "
-             "become NAME.<hosting.domain> and NAME.<backup.domain>.", show_default=False)],
-    external_ip: Annotated[str | None, typer.Argument(
-        help="Optional public IPv4 address for the hosting machine (a second --ip).",
+    package: Annotated[str | None, typer.Argument(
+        help="Package tier from packages.yaml; a bare number N means packageN. Asked if missing.",
         show_default=False)] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y",
-                                      help="Create without asking (needed without a terminal).")] = False,
+    name: Annotated[str | None, typer.Argument(
+        help="Short machine name, one DNS label (a-z, 0-9, inner '-', at most 63): the machines "
+             "become NAME.<hosting.domain> and NAME.<backup.domain>. Asked if missing.", show_default=False)] = None,
+    external_ip: Annotated[str | None, typer.Argument(
+        help="Public IPv4 address for the hosting machine (a second --ip). Asked if missing, unless "
+             "--no-external-ip.", show_default=False)] = None,
+    no_external_ip: Annotated[bool, typer.Option(
+        "--no-external-ip", help="The hosting machine gets no external IP (do not ask).")] = False,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation (needed without a terminal).")] = False,
+    start: Annotated[bool | None, typer.Option(
+        "--start/--no-start", help="Start both machines afterwards with the toolstack (xl create). "
+                                   "Asked on a terminal if neither is given.", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Rebuild the existing pair NAME in place: same N, same external IP unless a new "
+                            "one is given, --force. Only the hosting machine unless --rebuild-backup.")] = False,
+    rebuild_backup: Annotated[bool, typer.Option(
+        "--rebuild-backup", help="With --overwrite: rebuild the backup machine too. ITS BACKUPS ARE LOST.")] = False,
+    stop: Annotated[bool, typer.Option(
+        "--stop", help="With --overwrite: shut down a running guest first instead of refusing.")] = False,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the plan (argv of both xen-create-image runs, registry rows) and "
-                          "change nothing.")] = False,
+        "--dry-run", help="Print the plan (argv of both xen-create-image runs, registry rows, what a rebuild "
+                          "deletes) and change nothing.")] = False,
     json_out: Annotated[bool, typer.Option(
-        "--json", help="Print the plan or result as one JSON object on stdout; messages go to "
-                       "stderr.")] = False,
+        "--json", help="Print the plan or result as one JSON object on stdout; messages go to stderr.")] = False,
 ) -> None:
     """Create a hosting + backup pair: allocate N, build both machines at once, record them."""
     from xenpair.cli import progress, render
     from xenpair.core.create import Stale, plan_create
     from xenpair.core.plan import apply
+    from xenpair.core.rebuild import plan_rebuild
     from xenpair.core.site import open_site
     from xenpair.core.validate import check_name
 
-    check_name(name)            # before anything is read: a bad name changes nothing
+    if name is not None:
+        check_name(name)            # before anything is read: a bad name changes nothing
+    if rebuild_backup and not overwrite:
+        raise BadInput("--rebuild-backup goes with --overwrite", hint="add --overwrite to rebuild the pair")
     site = open_site(ctx.obj["config"])
-    ctx.call_on_close(site.close)        # the SSH connection to the backup dom0, if any
+    ctx.call_on_close(site.close)
+    asking = not (yes or dry_run)      # a scripted call (--yes) or a preview asks nothing optional
+    if package is None or name is None or (asking and (start is None or (external_ip is None and not no_external_ip))):
+        answers = _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking)
+        package, name, external_ip, start, overwrite = answers
     shown = progress.for_output(json_out)
-    plan = plan_create(site, package, name, external_ip, shown)
+
+    def make_plan():
+        if overwrite:
+            return plan_rebuild(site, package, name, external_ip, shown, rebuild_backup, stop, bool(start))
+        return plan_create(site, package, name, external_ip, shown, start=bool(start))
+
+    plan = make_plan()
     if dry_run:
         render.plan(plan.to_dict(), json_out)
         return
     if not yes:
-        if not sys.stdin.isatty():
-            raise BadInput("no terminal to ask for confirmation on",
-                           hint="pass --yes to create unattended, or --dry-run to only see the plan")
-        render.plan(plan.to_dict(), json_out, to_stderr=json_out)
-        if not _confirm("Create these machines?"):
-            raise Refused("nothing created: you answered no")
+        _confirm(plan.to_dict(), overwrite, json_out)
     for _ in range(MAX_REPLANS):
         try:
             with shown:
@@ -76,10 +85,69 @@ def create(
             if not yes:
                 raise BadInput("another xenpair took the planned address while you were deciding",
                                hint="run the command again; nothing was created") from None
-            plan = plan_create(site, package, name, external_ip, shown)
+            plan = make_plan()
     else:
         raise BadInput("the registry kept changing while reserving an address",
                        hint="too many xenpair runs at once; run again")
     render.pair_result(result.to_dict(), json_out)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking):
+    """Ask, on a terminal, exactly what the command line left out.
+
+    PACKAGE and NAME are required: without a terminal their absence is an error. The external IP
+    and the start are optional: without a terminal (or with --yes) they default to none / no.
+    """
+    from xenpair.cli import prompts
+    from xenpair.core.validate import NAME_RULE, external_ip_problem, name_problem
+
+    if not prompts.interactive():
+        missing = [what for what, gone in (("PACKAGE", package is None), ("NAME", name is None)) if gone]
+        if missing:
+            raise BadInput(f"missing {' and '.join(missing)}, and no terminal to ask on",
+                           hint=f"pass them for a scripted call: {SCRIPTED} (see xenpair create --help)")
+        return package, name, external_ip, start, overwrite
+    if package is None:
+        package = prompts.select("Package:", [(_tier_line(n, t), n) for n, t in site.tiers.items()])
+    if name is None:
+        name = prompts.text("Machine name:", validate=lambda t: True if name_problem(t) is None
+                            else f"{name_problem(t)} — {NAME_RULE}")
+    pair = site.registry.read().find(name)
+    if pair is not None and not overwrite and asking:
+        overwrite = prompts.confirm(f"{name} exists (address number {pair.n}, package {pair.tier}). Rebuild it?",
+                                    default=False)
+        if not overwrite:
+            raise Refused("nothing changed: the pair exists and you chose not to rebuild it")
+    if external_ip is None and not no_external_ip and not overwrite and asking:
+        if prompts.confirm("Does the hosting machine get an external IP?", default=False):
+            cfg, used = site.config, site.registry.read().external_ips()
+
+            def problem(t: str):
+                return None if not t.strip() else external_ip_problem(
+                    t.strip(), [cfg.hosting.prefix, cfg.backup.prefix], used)
+
+            answer = prompts.text("External IP (empty for none):",
+                                  validate=lambda t: True if problem(t) is None else problem(t))
+            external_ip = answer.strip() or None
+    if start is None and asking:
+        start = prompts.confirm("Start the machines afterwards?", default=False)
+    return package, name, external_ip, start, overwrite
+
+
+def _tier_line(name: str, tier) -> str:
+    h, b = tier.hosting, tier.backup
+    return (f"{name:<10} hosting {h.ram_mb} MB / {h.vcpus} vCPU / {h.disk_gb} GB   "
+            f"backup {b.ram_mb} MB / {b.vcpus} vCPU / {b.disk_gb} GB")
+
+
+def _confirm(plan: dict, overwrite: bool, json_out: bool) -> None:
+    from xenpair.cli import prompts, render
+
+    prompts.require_terminal("for confirmation", "--yes to run unattended, or --dry-run to only see the plan")
+    render.plan(plan, json_out, to_stderr=json_out)
+    if overwrite:
+        prompts.type_to_confirm(plan["summary"]["name"], render.destroy_warning(plan, rebuild=True))
+    elif not prompts.confirm("Create these machines?", default=False):
+        raise Refused("nothing created: you answered no")

@@ -60,16 +60,17 @@ def nothing_to_do(name: str, message: str, as_json: bool) -> None:
         print(f"{name}: {message}")
 
 
-def destroy_warning(p: dict) -> list[str]:
+def destroy_warning(p: dict, rebuild: bool = False) -> list[str]:
     s = p["summary"]
-    lines = [f"This DESTROYS pair {s['name']} (address number {s['n']}):"]
+    lines = [f"This {'REBUILDS' if rebuild else 'DESTROYS'} pair {s['name']} (address number {s['n']}); "
+             "deleted on each host:"]
     for role, d in s["deletes"].items():
         lines.append(f"  {role} machine {d['fqdn']} on host {d['host']}:")
         lines += [f"    {path}" for path in d["paths"]] or ["    (no files left)"]
         if role == "backup":
             lines.append("    THE CUSTOMER'S BACKUPS ON IT ARE LOST")
     for role in s.get("kept", []):
-        lines.append(f"  the {role} machine is kept")
+        lines.append(f"  the {role} machine is kept" + (" with its backups" if role == "backup" else ""))
     return lines
 
 
@@ -112,11 +113,16 @@ def pair_result(r: dict, as_json: bool) -> None:
                  ("Log", m["log"])]
         for label, value in rows:
             con.print(f"  {label:<16}: {value}", markup=False)
+    for role, problem in r.get("started", {}).items():
+        con.print(f"{role} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
     con.print()
     if r["run_log"]:
         con.print(f"full output of this run: {r['run_log']}", markup=False)
+    verb = {"create": "created", "repair": "repaired", "rebuild": "rebuilt"}.get(r.get("action"), "created")
     if r["ok"]:
-        con.print(f"[bold green]pair {r['name']} created[/] (package {r['tier']}, address number {r['n']})")
+        con.print(f"[bold green]pair {r['name']} {verb}[/] (package {r['tier']}, address number {r['n']})")
+    elif not r["next"]:
+        con.print(f"pair {r['name']} {verb}, but a machine did not start (see above); the build stands.")
     else:
         con.print(f"[bold red]pair {r['name']} is incomplete: {r['state']}[/]. The registry records it "
                   "as failed; the machine that was built is kept.")

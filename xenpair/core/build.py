@@ -64,23 +64,27 @@ class PairResult:
     machines: dict[str, BuildResult]
     run_log: str | None = None
     kept: list[str] = field(default_factory=list)
+    started: dict[str, str | None] = field(default_factory=dict)    # role -> problem, None = started
 
     @property
     def ok(self) -> bool:
-        return all(m.ok for m in self.machines.values())
+        return all(m.ok for m in self.machines.values()) and not any(self.started.values())
 
     @property
     def state(self) -> str:
-        failed = [r for r in ROLES if r in self.machines and not self.machines[r].ok]
+        failed = [r for r in ROLES if r in self.machines and not self.machines[r].ok]  # the start is no state
         return "created" if not failed else "failed (" + " and ".join(failed) + ")"
 
     @property
     def next_command(self) -> str | None:
-        return None if self.ok else f"xenpair repair {self.name}"
+        if any(not m.ok for m in self.machines.values()):
+            return f"xenpair repair {self.name}"
+        return None
 
     def to_dict(self) -> dict:
         return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
+                "started": self.started,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -141,12 +145,32 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
 
 
 def set_state(site: Site, name: str, roles: set[str], state: str) -> None:
-    """Record STATE for the pair's rows of ROLES that are not yet 'created'."""
+    """Record STATE for the pair's rows of ROLES (the machines being built; others are untouched)."""
     if not roles:
         return
     with site.registry.locked() as locked:
         pair = locked.find(name)
         for role in roles:
             row = getattr(pair, role) if pair else None
-            if row is not None and row.state != "created":
+            if row is not None:
                 locked.mark(row, state=state, **({"created": now()} if state == "created" else {}))
+
+
+def start_machines(site: Site, result: PairResult, progress: Progress) -> PairResult:
+    """`xl create` each machine that was built, on its own host. A failed start undoes nothing."""
+    from xenpair.adapters import toolstack
+
+    for role, built in result.machines.items():
+        if built.ok:
+            problem = toolstack.start(site.hosts[role], site.config.toolstack, built.spec.cfg_path)
+            result.started[role] = problem
+            progress.note(role, f"start FAILED: {problem}" if problem else f"started {built.spec.fqdn}")
+    return result
+
+
+def add_start_step(plan, site: Site, specs, progress: Progress, outcome: dict[str, PairResult]) -> None:
+    """After the build step (which leaves its result in OUTCOME): start what was built."""
+    plan.add(f"start {' and '.join(s.fqdn for s in specs.values())} ({site.config.toolstack} create)",
+             {"commands": {r: {"host": site.hosts[r].name, "argv": [site.config.toolstack, "create", s.cfg_path]}
+                           for r, s in specs.items()}},
+             lambda: start_machines(site, outcome["result"], progress))

@@ -7,7 +7,7 @@ import os
 from xenpair.adapters.registry import Row, Snapshot, now
 from xenpair.config import resolve_tier
 from xenpair.core.allocate import address, allocate, host_number
-from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, build_machines
+from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_start_step, build_machines
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -20,7 +20,7 @@ class Stale(XenpairError):
 
 
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
-                progress: Progress | None = None) -> Plan:
+                progress: Progress | None = None, start: bool = False) -> Plan:
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments
@@ -66,9 +66,12 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
             for row in rows.values():
                 locked.add(row)
 
+    outcome: dict[str, PairResult] = {}
+
     def build() -> PairResult:
         built, log = build_machines(site, name, specs, progress or NoProgress())
-        return PairResult("create", name, tier_name, n, built, run_log=log)
+        outcome["result"] = PairResult("create", name, tier_name, n, built, run_log=log)
+        return outcome["result"]
 
     plan.add(f"reserve {rows['hosting'].ip} / {rows['backup'].ip} for {name} in the registry",
              {"registry": {role: {"file": str(getattr(cfg.registry, role)), "row": rows[role].render()}
@@ -77,6 +80,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
              "(registry: creating, then created or failed)",
              {"commands": {role: {"host": site.hosts[role].name, "argv": specs[role].argv()}
                            for role in ROLES}}, build)
+    if start:
+        add_start_step(plan, site, specs, progress or NoProgress(), outcome)
     return plan
 
 

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from xenpair.adapters import toolstack
 from xenpair.core.build import ROLES
+from xenpair.core.guests import existing_files, machine_spec, refuse_running
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.core.validate import check_name
 from xenpair.errors import BadInput, Failed
-
-
-def existing_files(site: Site, spec: MachineSpec) -> list[str]:
-    """What of this guest exists on its host: cfg file, image dir or LVs."""
-    _, exists = site.hosts[spec.role].probe(spec.xci.command, [spec.cfg_path] + spec.storage_paths)
-    return [p for p, there in exists.items() if there]
-
-
-def machine_spec(site: Site, pair, role: str) -> MachineSpec:
-    """The spec of an existing machine, as far as deleting or rebuilding it needs it."""
-    cfg, row = site.config, getattr(pair, role)
-    side = getattr(cfg, role)
-    tier = site.tiers.get(row.package)
-    size = getattr(tier, role) if tier else None
-    return MachineSpec(role=role, fqdn=row.name, ip=row.ip, prefix=side.prefix, bridge=side.bridge,
-                       gateway=side.gateway, size=size, xci=cfg.xci(role))
-
-
-def refuse_running(site: Site, specs: dict[str, MachineSpec], stop: bool = False) -> list[str]:
-    """The running guests among SPECS; without STOP, running guests are refused."""
-    up = [r for r, s in specs.items() if toolstack.running(site.hosts[r], site.config.toolstack, s.fqdn)]
-    if up and not stop:
-        names = ", ".join(f"{specs[r].fqdn} on {site.hosts[r].name}" for r in up)
-        raise BadInput(f"refusing: {names} is running",
-                       hint=f"shut it down first ({site.config.toolstack} shutdown), or pass --stop")
-    return up
 
 
 def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:

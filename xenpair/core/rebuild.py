@@ -1,0 +1,97 @@
+"""Rebuild an existing pair in place: same N, --force; by default only the hosting machine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from xenpair.adapters import toolstack
+from xenpair.config import resolve_tier
+from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_start_step, build_machines
+from xenpair.core.guests import existing_files, machine_spec, refuse_running
+from xenpair.core.plan import Plan
+from xenpair.core.site import Site
+from xenpair.core.validate import check_external_ip, check_name
+from xenpair.errors import AlreadyExists, BadInput, Failed
+
+
+def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, progress: Progress | None = None,
+                 rebuild_backup: bool = False, stop: bool = False, start: bool = False) -> Plan:
+    """The backup machine holds the customer's backups: it is rebuilt only with REBUILD_BACKUP."""
+    cfg, hosts = site.config, site.hosts
+    check_name(name)
+    tier_name = resolve_tier(site.tiers, tier_arg)
+    snap = site.registry.read()
+    pair = snap.find(name)
+    if pair is None:
+        raise BadInput(f"there is no pair {name!r} to rebuild", hint="leave out --overwrite to create it")
+    if pair.state in ("reserved", "creating"):
+        raise AlreadyExists(f"the pair {name!r} is being created right now (state {pair.state})",
+                            hint=f"wait for it; if no xenpair runs for it any more, use 'xenpair repair {name}'")
+    roles = ["hosting"] + (["backup"] if rebuild_backup else [])
+    missing = [r for r in roles if getattr(pair, r) is None]
+    if missing:
+        raise BadInput(f"the pair {name!r} has no {missing[0]} row", hint=f"finish it with 'xenpair repair {name}'")
+    own_ext = pair.hosting.external_ip or None
+    if external_ip is not None:
+        others = {ip: who for ip, who in snap.external_ips().items() if who != pair.hosting.name}
+        ext = str(check_external_ip(external_ip, [cfg.hosting.prefix, cfg.backup.prefix], others))
+    else:
+        ext = own_ext
+    tier = site.tiers[tier_name]
+    specs = {}
+    for role in roles:
+        spec = replace(machine_spec(site, pair, role), size=getattr(tier, role), force=True,
+                       external_ip=_ipv4(ext) if role == "hosting" and ext else None)
+        found, exists = hosts[role].probe(spec.xci.command, [spec.xci.cfg_dir])
+        if found is None or not exists[spec.xci.cfg_dir]:
+            raise Failed(f"{spec.xci.command} or cfg_dir {spec.xci.cfg_dir} missing on host {hosts[role].name}",
+                         hint="'xenpair check' shows what is missing")
+        specs[role] = spec
+    running = refuse_running(site, specs, stop)
+    doomed = {r: existing_files(site, s) for r, s in specs.items()}
+    kept = [r for r in ROLES if r not in roles]
+    plan = Plan(f"rebuild pair {name}", {
+        "name": name, "tier": tier_name, "n": pair.n, "kept": kept, "backups_lost": rebuild_backup,
+        "machines": {r: {**specs[r].describe(), "host": hosts[r].name} for r in roles},
+        "deletes": {r: {"host": hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in roles}})
+    shown = progress or NoProgress()
+
+    def shut_down() -> None:
+        for role in running:
+            shown.note(role, f"shutting down {specs[role].fqdn}")
+            toolstack.shutdown(hosts[role], cfg.toolstack, specs[role].fqdn)
+
+    def update_rows() -> None:
+        with site.registry.locked() as locked:
+            p = locked.find(name)
+            for role in roles:
+                changes = {"package": tier_name}
+                if role == "hosting":
+                    changes["external_ip"] = ext or ""
+                locked.mark(getattr(p, role), **changes)
+
+    outcome: dict[str, PairResult] = {}
+
+    def build() -> PairResult:
+        built, log = build_machines(site, name, specs, shown)
+        outcome["result"] = PairResult("rebuild", name, tier_name, pair.n, built, run_log=log, kept=kept)
+        return outcome["result"]
+
+    if running:
+        plan.add(f"shut down {', '.join(specs[r].fqdn for r in running)} ({cfg.toolstack} shutdown -w)",
+                 {"running": running}, shut_down)
+    plan.add(f"update the registry rows of {' and '.join(roles)} (package {tier_name}"
+             + (f", external IP {ext}" if ext else "") + ")", {"rows": roles}, update_rows)
+    plan.add(f"rebuild {' and '.join(specs[r].fqdn for r in roles)} with --force"
+             + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
+             {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
+                           for r in roles}}, build)
+    if start:
+        add_start_step(plan, site, specs, shown, outcome)
+    return plan
+
+
+def _ipv4(text: str):
+    from ipaddress import IPv4Address
+
+    return IPv4Address(text)
