@@ -67,7 +67,7 @@ def test_help_runs_for_every_command():
         assert r.returncode == 0 and "Usage" in r.stdout
     r = subprocess.run([sys.executable, "-m", "xenpair", "create", "--help"], capture_output=True, text=True,
                        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
-    assert "xenpair create package2 customer42 203.0.113.10 --yes --json" in r.stdout
+    assert "xenpair create package2 customer42 203.0.113.10 --yes --start --json" in r.stdout
 
 
 HEAVY = ("paramiko", "questionary")

@@ -38,7 +38,7 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
     s = p["summary"]
     con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
     for role in s.get("kept", []):
-        con.print(f"  {role:<8} kept as it is")
+        con.print(f"  {role} machine: kept as it is")
     for line in _machine_lines(s.get("machines", {})):
         con.print(line, markup=False)
     for i, step in enumerate(p["steps"], 1):
