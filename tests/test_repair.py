@@ -164,11 +164,13 @@ def test_sigkill_during_a_real_build_then_repair(real_site):
     assert str(real_site.image_dir) not in loops
 
 
-def test_repair_refuses_while_a_build_still_runs(real_site):
+def test_repair_and_destroy_refuse_while_a_build_still_runs(real_site):
     proc = real_site.popen("create", "small", "busy", "--yes")
     _wait_for_images(real_site, 1)
     r = real_site.run("repair", "busy")
     assert r.returncode == 1 and "a build of busy." in r.stderr and "is still running" in r.stderr
+    r = real_site.run("destroy", "busy", "--yes")                 # nor deleted under a live build
+    assert r.returncode == 1 and "is still running" in r.stderr
     proc.wait(120)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xenpair.core.build import ROLES
-from xenpair.core.guests import existing_files, machine_spec, refuse_running
+from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -19,6 +19,8 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
     roles = [r for r in ROLES if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
              and not (keep_backup and r == "backup")]
     specs = {r: machine_spec(site, pair, r) for r in roles}
+    for spec in specs.values():
+        refuse_building(site, spec)
     refuse_running(site, specs)
     doomed = {r: existing_files(site, s) for r, s in specs.items()}
     plan = Plan(f"destroy pair {name}", {

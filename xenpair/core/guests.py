@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from xenpair.adapters import toolstack
 from xenpair.core.machines import MachineSpec
 from xenpair.core.site import Site
-from xenpair.errors import BadInput
+from xenpair.errors import BadInput, Failed
 
 
 def existing_files(site: Site, spec: MachineSpec) -> list[str]:
@@ -32,3 +34,16 @@ def refuse_running(site: Site, specs: dict[str, MachineSpec], stop: bool = False
         raise BadInput(f"refusing: {names} is running",
                        hint=f"shut it down first ({site.config.toolstack} shutdown), or pass --stop")
     return up
+
+
+def refuse_building(site: Site, spec: MachineSpec) -> None:
+    """Refuse while a xen-create-image for this guest still runs on its host (e.g. after a killed xenpair)."""
+    host = site.hosts[spec.role]
+    # "[w]eb" matches "web" but not the pgrep command line itself
+    pattern = f"--hostname=[{spec.fqdn[0]}]{re.escape(spec.fqdn[1:])}( |$)"
+    running = host.run(["pgrep", "-a", "-f", "--", pattern])
+    if running.returncode == 0:
+        pids = ", ".join(line.split()[0] for line in running.stdout.splitlines())
+        raise Failed(f"a build of {spec.fqdn} is still running on host {host.name} (pid {pids})",
+                     hint="wait for it to end (a killed xenpair leaves its builds to finish), then run the "
+                          "command again")

@@ -7,7 +7,7 @@ from dataclasses import replace
 from xenpair.adapters import toolstack
 from xenpair.config import resolve_tier
 from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_start_step, build_machines
-from xenpair.core.guests import existing_files, machine_spec, refuse_running
+from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.core.validate import check_external_ip, check_name
@@ -46,6 +46,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         if found is None or not exists[spec.xci.cfg_dir]:
             raise Failed(f"{spec.xci.command} or cfg_dir {spec.xci.cfg_dir} missing on host {hosts[role].name}",
                          hint="'xenpair check' shows what is missing")
+        refuse_building(site, spec)
         specs[role] = spec
     running = refuse_running(site, specs, stop)
     doomed = {r: existing_files(site, s) for r, s in specs.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from ipaddress import IPv4Address
 
@@ -10,6 +9,7 @@ from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import Row, now
 from xenpair.core.allocate import address
 from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, build_machines
+from xenpair.core.guests import refuse_building
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -86,13 +86,6 @@ def _check_host(site: Site, spec: MachineSpec) -> list[str]:
     if host.which(spec.xci.command) is None:
         raise Failed(f"{spec.xci.command} not found on host {host.name}",
                      hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
-    # "[w]eb" matches "web" but not the pgrep command line itself
-    pattern = f"--hostname=[{spec.fqdn[0]}]{re.escape(spec.fqdn[1:])}( |$)"
-    running = host.run(["pgrep", "-a", "-f", "--", pattern])
-    if running.returncode == 0:
-        pids = ", ".join(line.split()[0] for line in running.stdout.splitlines())
-        raise Failed(f"a build of {spec.fqdn} is still running on host {host.name} (pid {pids})",
-                     hint="a killed xenpair leaves its builds running to their end: wait for them, "
-                          "then run repair again")
+    refuse_building(site, spec)
     return [p for p in [spec.cfg_path] + spec.storage_paths if host.exists(p)]
 
