@@ -50,7 +50,7 @@ def site(root: Path, rootfs: Path, dist: str, sshd: Sshd | None) -> Path:
               "ssh": {"key_file": str(sshd.client_key), "known_hosts": str(sshd.known_hosts)}} if sshd else {}
     cfg.write_text(json.dumps({     # JSON is YAML
         "backup": backup,
-        "packages_file": str(root / "packages.yaml"), "log_dir": str(root / "logs"),
+        "packages_file": str(root / "packages.yaml"), "log_dir": str(root / "logs"), "roles_dir": str(root / "roles"),
         "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
         "xen_create_image": {"dist": dist, "storage": {"dir": str(root / "img")}, "cfg_dir": str(root / "xen"),
                              "extra_args": ["--install-method=tar", f"--install-source={rootfs}", "--nohosts",

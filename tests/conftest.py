@@ -105,6 +105,7 @@ def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
     config = {
         "packages_file": str(packages),
         "log_dir": str(root / "xenpair-logs"),
+        "roles_dir": str(root / "roles"),
         "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},
         "hosting": {"prefix": "192.168.20.0/24", "domain": "hosting.example.de", "bridge": "xenbr1"},
         "backup": {"prefix": "192.168.30.0/24", "domain": "backup.example.de", "bridge": "xenbr2",

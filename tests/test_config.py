@@ -167,7 +167,7 @@ def test_demo_config_stays_in_its_folder():
     c, _ = load_config(str(REPO / "xenpair/examples/demo.yaml"))
     demo = "/var/tmp/xenpair-demo/"
     x = c.xen_create_image
-    for path in (c.registry.hosting, c.registry.backup, x.storage.dir, x.cfg_dir, c.log_dir):
+    for path in (c.registry.hosting, c.registry.backup, x.storage.dir, x.cfg_dir, c.log_dir, c.roles_dir):
         assert f"{path}/".startswith(demo)
     assert c.backup.host == "local" and x.log_dir == "/var/log/xen-tools"
     assert "--nohosts" in x.extra_args and f"--install-source={demo}rootfs-bookworm.tar" in x.extra_args

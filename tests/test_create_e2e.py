@@ -105,8 +105,19 @@ def test_external_ip_is_the_hosting_machines_second_ip(tiny_site):
     res = created(tiny_site, "small", "ext", "203.0.113.10")
     assert res["hosting"]["summary"]["ips"] == ["192.168.20.2", "203.0.113.10"]
     assert res["backup"]["summary"]["ips"] == ["192.168.30.2"]
-    cfg = xlcfg.parse(tiny_site.cfg_dir / "ext.hosting.example.de.cfg")
-    assert cfg["vif"][0].startswith("ip=192.168.20.2 203.0.113.10 ,")
+    path = tiny_site.cfg_dir / "ext.hosting.example.de.cfg"
+    cfg = xlcfg.parse(path)                                   # the patched cfg, read by Xen's parser
+    mac = res["hosting"]["summary"]["mac"]
+    assert cfg["vif"][0] == f"ip=192.168.20.2,mac={mac},bridge=xenbr1"
+    assert re.fullmatch(r"ip=203\.0\.113\.10,mac=00:16:3e(:[0-9a-f]{2}){3},bridge=xenbr0", cfg["vif"][1])
+    assert (tiny_site.cfg_dir / "ext.hosting.example.de.cfg.bak").read_text().count("203.0.113.10") == 1
+    patch = res["cfg_patch"]
+    assert patch["changed"] and "+vif" in patch["diff"] and "-vif" in patch["diff"]
+    assert patch["diff"] in open(res["run_log"]).read()
+    with mounted(tiny_site.image_dir / "ext.hosting.example.de" / "disk.img") as root:
+        interfaces = (root / "etc/network/interfaces").read_text()
+    assert "iface eth1 inet static\n address 203.0.113.10\n netmask 255.255.255.0" in interfaces
+    assert "eth0:1" not in interfaces
     assert ";203.0.113.10;" in tiny_site.hosting_csv.read_text()
     # the same external IP for another pair is refused before anything happens
     r = tiny_site.run("create", "small", "other", "203.0.113.10", "--yes")
@@ -214,11 +225,12 @@ def test_real_debian_root_with_all_real_hooks(real_site):
     assert {f["algorithm"] for f in h["summary"]["ssh_fingerprints"]} >= {"RSA"}
     cfg = xlcfg.parse(real_site.cfg_dir / "web.hosting.example.de.cfg")
     assert cfg["bootloader"] == "pygrub" and cfg["root"] == "/dev/xvda2 ro"
+    assert [v.split(",")[0] for v in cfg["vif"]] == ["ip=192.168.20.2", "ip=203.0.113.20"]
     img = real_site.image_dir / "web.hosting.example.de" / "disk.img"
     with mounted(img) as root:
         interfaces = (root / "etc/network/interfaces").read_text()
         assert "iface eth0 inet static\n address 192.168.20.2" in interfaces
-        assert "iface eth0:1 inet static\n address 203.0.113.20" in interfaces    # eth1 comes with the cfg patch
+        assert "iface eth1 inet static\n address 203.0.113.20" in interfaces and "eth0:1" not in interfaces
         assert (root / "etc/hostname").read_text().strip() == "web"
         assert (root / "etc/mailname").read_text().strip() == "web.hosting.example.de"
         assert "title" in (root / "boot/grub/menu.lst").read_text()              # pygrub finds a kernel

@@ -178,6 +178,14 @@ class BackupSide(Side):
         return SshTarget(m["user"] or "root", m["host"], int(m["port"] or 22))
 
 
+class External(_Strict):
+    """The network of the hosting machines' external IPs (their second vif, eth1 in the guest)."""
+
+    bridge: Word = "xenbr0"
+    netmask: IPv4Address = IPv4Address("255.255.255.0")
+    gateway: IPv4Address | None = None
+
+
 class RegistryPaths(_Strict):
     hosting: Path = Path("/root/xen_hosting_ips.csv")
     backup: Path = Path("/root/xen_backup_ips.csv")
@@ -186,7 +194,9 @@ class RegistryPaths(_Strict):
 class Config(_Strict):
     packages_file: Path | None = None
     log_dir: str = "/var/log/xenpair"
+    roles_dir: str = "/var/lib/xenpair/roles"
     toolstack: str = "xl"
+    external: External = External()
     registry: RegistryPaths = RegistryPaths()
     hosting: Side = Side()
     backup: BackupSide = BackupSide()

@@ -51,6 +51,9 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
                 con.print(f"   [{role}] overwrites {path}", markup=False)
             for path in cmd.get("deletes", []):
                 con.print(f"   [{role}] deletes {path}", markup=False)
+        if "cfg_patch" in step:
+            for line in step["cfg_patch"]["diff"].splitlines():
+                con.print("   " + line, markup=False)
 
 
 def nothing_to_do(name: str, message: str, as_json: bool) -> None:
@@ -113,6 +116,12 @@ def pair_result(r: dict, as_json: bool) -> None:
                  ("Log", m["log"])]
         for label, value in rows:
             con.print(f"  {label:<16}: {value}", markup=False)
+    patch = r.get("cfg_patch")
+    if patch:
+        con.print(f"external IP on its own vif in {patch['file']}: " + ("changed (original kept as "
+                  f"{patch['backup']})" if patch["changed"] else patch.get("message", "unchanged")), markup=False)
+        for line in patch["diff"].splitlines():
+            con.print("  " + line, markup=False)
     for role, problem in r.get("started", {}).items():
         con.print(f"{role} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
     con.print()

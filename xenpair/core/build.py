@@ -65,6 +65,7 @@ class PairResult:
     run_log: str | None = None
     kept: list[str] = field(default_factory=list)
     started: dict[str, str | None] = field(default_factory=dict)    # role -> problem, None = started
+    cfg_patch: dict | None = None                                    # the external IP's own vif
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,7 @@ class PairResult:
     def to_dict(self) -> dict:
         return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
-                "started": self.started,
+                "started": self.started, "cfg_patch": self.cfg_patch,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -174,3 +175,29 @@ def add_start_step(plan, site: Site, specs, progress: Progress, outcome: dict[st
              {"commands": {r: {"host": site.hosts[r].name, "argv": [site.config.toolstack, "create", s.cfg_path]}
                            for r, s in specs.items()}},
              lambda: start_machines(site, outcome["result"], progress))
+
+
+def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]) -> None:
+    """Call right after adding the build step. Before it: the guest role is put in place.
+    After it: the hosting cfg gets the external IP's own vif."""
+    from xenpair.adapters import xencfg
+    from xenpair.core import external
+    from xenpair.core.plan import Step
+
+    mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+    plan.steps.insert(len(plan.steps) - 1, Step(
+        f"install the role {external.ROLE} in {site.config.roles_dir} (puts the external IP on eth1 in the guest)",
+        {"role": f"{site.config.roles_dir}/{external.ROLE}"}, lambda: external.install_role(site)))
+
+    def patch() -> PairResult:
+        result = outcome["result"]
+        if spec.role in result.machines and result.machines[spec.role].ok:
+            result.cfg_patch = external.patch_cfg(site, spec, mac)
+            if result.run_log and result.cfg_patch["diff"]:
+                with open(result.run_log, "a") as log:
+                    log.write(result.cfg_patch["diff"])
+        return result
+
+    plan.add(f"move {spec.external_ip} onto its own vif (bridge {site.config.external.bridge}) in {spec.cfg_path}; "
+             "keep .bak", {"cfg_patch": {"file": spec.cfg_path, "diff": external.predicted_patch(spec, site, mac)}},
+             patch)

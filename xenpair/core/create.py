@@ -6,8 +6,17 @@ import os
 
 from xenpair.adapters.registry import Row, Snapshot, now
 from xenpair.config import resolve_tier
+from xenpair.core import external
 from xenpair.core.allocate import address, allocate, host_number
-from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_start_step, build_machines
+from xenpair.core.build import (
+    ROLES,
+    NoProgress,
+    PairResult,
+    Progress,
+    add_external_ip_steps,
+    add_start_step,
+    build_machines,
+)
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -43,7 +52,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         role=role, fqdn=fqdns[role], ip=address(getattr(cfg, role).prefix, n),
         prefix=getattr(cfg, role).prefix, bridge=getattr(cfg, role).bridge,
         gateway=getattr(cfg, role).gateway, size=getattr(tier, role), xci=cfg.xci(role),
-        external_ip=ext if role == "hosting" else None) for role in ROLES}
+        external_ip=ext if role == "hosting" else None,
+        external_role=external.role(site) if ext and role == "hosting" else None) for role in ROLES}
     rows = {role: Row(role, specs[role].ip, specs[role].fqdn, tier_name,
                       external_ip=str(ext) if (ext and role == "hosting") else "",
                       created=now(), state="reserved") for role in ROLES}
@@ -80,6 +90,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
              "(registry: creating, then created or failed)",
              {"commands": {role: {"host": site.hosts[role].name, "argv": specs[role].argv()}
                            for role in ROLES}}, build)
+    if ext:
+        add_external_ip_steps(plan, site, specs["hosting"], outcome)
     if start:
         add_start_step(plan, site, specs, progress or NoProgress(), outcome)
     return plan

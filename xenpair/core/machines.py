@@ -20,6 +20,8 @@ class MachineSpec:
     xci: XenCreateImage
     external_ip: IPv4Address | None = None
     force: bool = False
+    # (roledir, role, role-args): the role that moves the external IP onto eth1 in the guest
+    external_role: tuple[str, str, str] | None = None
 
     @property
     def ips(self) -> list[IPv4Address]:
@@ -55,6 +57,9 @@ class MachineSpec:
         argv += [x.storage.option, f"--output={x.cfg_dir}", "--hash_method=sha512", "--verbose"]
         if self.force:
             argv.append("--force")
+        if self.external_role and self.external_ip:
+            roledir, role, args = self.external_role
+            argv += [f"--roledir={roledir}", f"--role={role}", f"--role-args={args}"]
         return argv + list(x.extra_args)
 
     def describe(self) -> dict:

@@ -6,7 +6,16 @@ from dataclasses import replace
 
 from xenpair.adapters import toolstack
 from xenpair.config import resolve_tier
-from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_start_step, build_machines
+from xenpair.core import external
+from xenpair.core.build import (
+    ROLES,
+    NoProgress,
+    PairResult,
+    Progress,
+    add_external_ip_steps,
+    add_start_step,
+    build_machines,
+)
 from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -41,7 +50,8 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     specs = {}
     for role in roles:
         spec = replace(machine_spec(site, pair, role), size=getattr(tier, role), force=True,
-                       external_ip=_ipv4(ext) if role == "hosting" and ext else None)
+                       external_ip=_ipv4(ext) if role == "hosting" and ext else None,
+                       external_role=external.role(site) if role == "hosting" and ext else None)
         found, exists = hosts[role].probe(spec.xci.command, [spec.xci.cfg_dir])
         if found is None or not exists[spec.xci.cfg_dir]:
             raise Failed(f"{spec.xci.command} or cfg_dir {spec.xci.cfg_dir} missing on host {hosts[role].name}",
@@ -87,6 +97,8 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
              + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
              {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
                            for r in roles}}, build)
+    if ext:
+        add_external_ip_steps(plan, site, specs["hosting"], outcome)
     if start:
         add_start_step(plan, site, specs, shown, outcome)
     return plan

@@ -7,8 +7,9 @@ from ipaddress import IPv4Address
 
 from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import Row, now
+from xenpair.core import external
 from xenpair.core.allocate import address
-from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, build_machines
+from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_external_ip_steps, build_machines
 from xenpair.core.guests import refuse_building
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
@@ -42,7 +43,8 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan
         spec = MachineSpec(role=role, fqdn=row.name if row else f"{name}.{side.domain}",
                            ip=address(side.prefix, pair.n), prefix=side.prefix, bridge=side.bridge,
                            gateway=side.gateway, size=getattr(tier, role), xci=cfg.xci(role),
-                           external_ip=IPv4Address(ext) if role == "hosting" and ext else None)
+                           external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
+                           external_role=external.role(site) if role == "hosting" and ext else None)
         leftovers[role] = _check_host(site, spec)
         # what is there belongs to this pair (the registry reserved it): --force rebuilds over it
         specs[role] = replace(spec, force=bool(leftovers[role]))
@@ -63,9 +65,12 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan
             for mount in release_mounts(site.hosts[role], spec.storage_paths):
                 (progress or NoProgress()).note(role, f"unmounted {mount}, left by an earlier build")
 
+    outcome: dict[str, PairResult] = {}
+
     def build() -> PairResult:
         built, log = build_machines(site, name, specs, progress or NoProgress())
-        return PairResult("repair", name, pair.tier, pair.n, built, run_log=log, kept=kept)
+        outcome["result"] = PairResult("repair", name, pair.tier, pair.n, built, run_log=log, kept=kept)
+        return outcome["result"]
 
     if missing:
         plan.add("add the missing registry row(s)",
@@ -77,6 +82,8 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan
              + (f"; keep the {' and '.join(kept)} machine" if kept else ""),
              {"commands": {r: {"host": site.hosts[r].name, "argv": s.argv(), "overwrites": leftovers[r]}
                            for r, s in specs.items()}}, build)
+    if "hosting" in specs and specs["hosting"].external_ip:
+        add_external_ip_steps(plan, site, specs["hosting"], outcome)
     return plan
 
 

@@ -1,0 +1,169 @@
+"""Editing a Xen domain cfg file structurally: move an external IP onto its own vif.
+
+The file is split into tokens of the xl cfg grammar (strings, comments, brackets, names); the
+edit replaces one string token and inserts one list item, so everything else — comments,
+multi-line lists, odd spacing — stays byte for byte. Nothing is done with regular expressions
+over the whole file (the old wrapper's broken `sed` is the cautionary tale).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import random
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from xenpair.errors import BadInput
+
+_TOKEN = re.compile(r"""
+    (?P<comment>\#[^\n]*)
+  | (?P<string>'[^'\n]*'|"(?:[^"\\\n]|\\.)*")
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<number>[0-9][0-9A-Za-z.x]*)
+  | (?P<op>\+=|[=,\[\];])
+  | (?P<newline>\n)
+  | (?P<space>[ \t\r]+)
+""", re.X)
+XEN_OUI = "00:16:3e"
+
+
+@dataclass
+class Token:
+    kind: str
+    text: str
+    start: int
+    end: int
+
+
+class CfgError(BadInput):
+    pass
+
+
+def tokens(text: str, where: str) -> list[Token]:
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            line = text.count("\n", 0, pos) + 1
+            raise CfgError(f"cannot parse the Xen cfg: unexpected {text[pos]!r}", where=f"{where}:{line}",
+                           hint="fix the file by hand; xenpair changes only files it can read")
+        if m.lastgroup not in ("space", "comment", "newline"):
+            out.append(Token(m.lastgroup, m.group(), m.start(), m.end()))
+        pos = m.end()
+    return out
+
+
+def _vif_items(toks: list[Token], where: str) -> tuple[int, int, list[Token]]:
+    """Index of '[' and ']' of the vif list, and its string items."""
+    for i, t in enumerate(toks):
+        if t.kind == "name" and t.text == "vif" and i + 2 < len(toks) and toks[i + 1].text == "=":
+            if toks[i + 2].text != "[":
+                raise CfgError("the vif setting is not a list", where=where)
+            items, j = [], i + 3
+            while j < len(toks) and toks[j].text != "]":
+                if toks[j].kind == "string":
+                    items.append(toks[j])
+                elif toks[j].text != ",":
+                    raise CfgError(f"unexpected {toks[j].text!r} in the vif list", where=where)
+                j += 1
+            if j == len(toks):
+                raise CfgError("the vif list is not closed with ']'", where=where)
+            return i + 2, j, items
+    raise CfgError("the cfg has no vif setting", where=where)
+
+
+def _fields(item: Token) -> list[tuple[str, str]]:
+    body = item.text[1:-1]
+    return [(k.strip(), v) for k, _, v in (part.partition("=") for part in body.split(",") if part.strip())]
+
+
+def _render(fields: list[tuple[str, str]], quote: str) -> str:
+    return quote + ",".join(f"{k}={v}" for k, v in fields) + quote
+
+
+def macs_in(cfg_dir: str) -> set[str]:
+    """Every MAC in every cfg file of CFG_DIR (lower case)."""
+    found = set()
+    for path in Path(cfg_dir).glob("*.cfg"):
+        try:
+            found |= {m.lower() for m in re.findall(r"mac=([0-9A-Fa-f:]{17})", path.read_text(errors="replace"))}
+        except OSError:
+            continue
+    return found
+
+
+def new_mac(taken: set[str]) -> str:
+    rng = random.SystemRandom()
+    while True:
+        mac = XEN_OUI + "".join(f":{rng.randrange(256):02x}" for _ in range(3))
+        if mac not in taken:
+            return mac
+
+
+def move_external_ip(text: str, ext: str, mac: str, bridge: str, where: str) -> str:
+    """The cfg text with EXT off the internal vif's ip= list and on a vif of its own.
+
+    Already done (EXT has its own vif, no other vif lists it) -> the text unchanged.
+    """
+    toks = tokens(text, where)
+    _, close, items = _vif_items(toks, where)
+    own = [it for it in items if dict(_fields(it)).get("ip", "").split() == [ext]]
+    shared = [it for it in items if ext in dict(_fields(it)).get("ip", "").split() and it not in own]
+    edits: list[tuple[int, int, str]] = []
+    for it in shared:
+        fields = [(k, " ".join(ip for ip in v.split() if ip != ext) if k == "ip" else v) for k, v in _fields(it)]
+        edits.append((it.start, it.end, _render(fields, it.text[0])))
+    if not own:
+        last = items[-1] if items else toks[close - 1]
+        multiline = "\n" in text[toks[close - 1].end if not items else items[0].start:toks[close].start]
+        indent = " " * (items[0].start - text.rfind("\n", 0, items[0].start) - 1) if items and multiline else ""
+        sep = f",\n{indent}" if multiline else ", "
+        new = f"'ip={ext},mac={mac},bridge={bridge}'"
+        after_comma = close - 1 >= 0 and toks[close - 1].text == "," and items
+        if after_comma:                       # a trailing comma stays trailing
+            edits.append((toks[close - 1].end, toks[close - 1].end, f"\n{indent}{new}," if multiline else f" {new},"))
+        elif items:
+            edits.append((last.end, last.end, sep + new))
+        else:
+            edits.append((toks[close].start, toks[close].start, new))
+    for start, end, repl in sorted(edits, reverse=True):
+        text = text[:start] + repl + text[end:]
+    tokens(text, where)                       # still readable
+    return text
+
+
+def remove_external_vif(text: str, ext: str, where: str) -> str:
+    """The cfg text without the vif of EXT (for `ip remove`); unchanged if there is none."""
+    toks = tokens(text, where)
+    open_, close, items = _vif_items(toks, where)
+    own = [i for i, it in enumerate(items) if dict(_fields(it)).get("ip", "").split() == [ext]]
+    if not own:
+        return text
+    it = items[own[0]]
+    if own[0] > 0:                            # drop ", 'item'" from the end of the previous item
+        start, end = items[own[0] - 1].end, it.end
+    else:
+        nxt = items[1].start if len(items) > 1 else it.end
+        start, end = it.start, nxt
+    return text[:start] + text[end:]
+
+
+def diff(old: str, new: str, path: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), path, path + " (new)"))
+
+
+def write_with_backup(path: str, new: str) -> None:
+    """Keep the original as <cfg>.bak (once), replace the file atomically."""
+    bak = path + ".bak"
+    if not os.path.exists(bak):
+        shutil.copy2(path, bak)
+    tmp = f"{path}.xenpair.tmp"
+    with open(tmp, "w") as out:
+        out.write(new)
+        out.flush()
+        os.fsync(out.fileno())
+    shutil.copymode(path, tmp)
+    os.replace(tmp, path)

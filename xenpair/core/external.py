@@ -1,0 +1,59 @@
+"""The hosting machine's external IP on its own vif (dom0 cfg) and on eth1 (inside the guest)."""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+
+from xenpair.adapters import xencfg
+from xenpair.core.machines import MachineSpec
+from xenpair.core.site import Site
+from xenpair.errors import Failed
+
+ROLE = "xenpair-external-ip"
+
+
+def role(site: Site) -> tuple[str, str, str]:
+    """(roledir, role, role-args) for xen-create-image: the role puts the second IP on eth1."""
+    ext = site.config.external
+    return site.config.roles_dir, ROLE, f"{ext.netmask} {ext.gateway or '-'}"
+
+
+def install_role(site: Site) -> str:
+    """Copy the shipped role script into roles_dir on the hosting dom0 (only if it changed), 0755."""
+    src = Path(str(resources.files("xenpair") / "roles" / ROLE))
+    dest = Path(site.config.roles_dir) / ROLE
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.exists() or not filecmp.cmp(src, dest, shallow=False):
+        shutil.copyfile(src, dest)
+    os.chmod(dest, 0o755)
+    if not os.access(dest, os.X_OK):       # xen-create-image skips a role it cannot execute, silently
+        raise Failed(f"the role {dest} is not executable", hint=f"check the file system of {dest.parent} (noexec?)")
+    return str(dest)
+
+
+def predicted_patch(spec: MachineSpec, site: Site, mac: str) -> str:
+    """The vif change as it will look: xen-tools writes one vif listing both IPs."""
+    line = (f"vif         = [ 'ip={spec.ip} {spec.external_ip} ,mac=(set by xen-create-image),"
+            f"bridge={spec.bridge}' ]\n")
+    new = xencfg.move_external_ip(line, str(spec.external_ip), mac, site.config.external.bridge, spec.cfg_path)
+    return xencfg.diff(line, new, spec.cfg_path)
+
+
+def patch_cfg(site: Site, spec: MachineSpec, mac: str) -> dict:
+    """Move the external IP onto its own vif in the hosting machine's cfg; keep <cfg>.bak."""
+    path = spec.cfg_path
+    try:
+        old = Path(path).read_text()
+    except OSError as e:
+        raise Failed(f"cannot read {path}: {e.strerror}") from None
+    if mac in xencfg.macs_in(spec.xci.cfg_dir):
+        mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+    new = xencfg.move_external_ip(old, str(spec.external_ip), mac, site.config.external.bridge, path)
+    if new == old:
+        return {"file": path, "changed": False, "diff": "", "message": "already done"}
+    xencfg.write_with_backup(path, new)
+    return {"file": path, "changed": True, "diff": xencfg.diff(old, new, path), "backup": path + ".bak"}
