@@ -62,12 +62,15 @@ def _vif_items(toks: list[Token], where: str) -> tuple[int, int, list[Token]]:
         if t.kind == "name" and t.text == "vif" and i + 2 < len(toks) and toks[i + 1].text == "=":
             if toks[i + 2].text != "[":
                 raise CfgError("the vif setting is not a list", where=where)
-            items, j = [], i + 3
+            items, j, want_item = [], i + 3, True
             while j < len(toks) and toks[j].text != "]":
-                if toks[j].kind == "string":
+                if toks[j].kind == "string" and want_item:
                     items.append(toks[j])
-                elif toks[j].text != ",":
+                elif toks[j].text == "," and not want_item:
+                    pass
+                else:
                     raise CfgError(f"unexpected {toks[j].text!r} in the vif list", where=where)
+                want_item = not want_item
                 j += 1
             if j == len(toks):
                 raise CfgError("the vif list is not closed with ']'", where=where)
@@ -135,20 +138,25 @@ def move_external_ip(text: str, ext: str, mac: str, bridge: str, where: str) -> 
     return text
 
 
-def remove_external_vif(text: str, ext: str, where: str) -> str:
-    """The cfg text without the vif of EXT (for `ip remove`); unchanged if there is none."""
+def remove_external_ip(text: str, ext: str, where: str) -> str:
+    """The cfg text without EXT: its own vif dropped, and EXT off any other vif's ip= list."""
     toks = tokens(text, where)
-    open_, close, items = _vif_items(toks, where)
-    own = [i for i, it in enumerate(items) if dict(_fields(it)).get("ip", "").split() == [ext]]
-    if not own:
-        return text
-    it = items[own[0]]
-    if own[0] > 0:                            # drop ", 'item'" from the end of the previous item
-        start, end = items[own[0] - 1].end, it.end
-    else:
-        nxt = items[1].start if len(items) > 1 else it.end
-        start, end = it.start, nxt
-    return text[:start] + text[end:]
+    _, _, items = _vif_items(toks, where)
+    edits: list[tuple[int, int, str]] = []
+    for i, it in enumerate(items):
+        ips = dict(_fields(it)).get("ip", "").split()
+        if ips == [ext]:
+            if i > 0:                         # drop ", 'item'" after the previous item
+                edits.append((items[i - 1].end, it.end, ""))
+            else:                             # drop "'item', " before the next one
+                edits.append((it.start, items[1].start if len(items) > 1 else it.end, ""))
+        elif ext in ips:
+            fields = [(k, " ".join(ip for ip in v.split() if ip != ext) if k == "ip" else v) for k, v in _fields(it)]
+            edits.append((it.start, it.end, _render(fields, it.text[0])))
+    for start, end, repl in sorted(edits, reverse=True):
+        text = text[:start] + repl + text[end:]
+    tokens(text, where)
+    return text
 
 
 def diff(old: str, new: str, path: str) -> str:
