@@ -201,6 +201,8 @@ FAKE_XL = """#!/bin/sh
 # STAND-IN for Xen's `xl`: no hypervisor runs on this machine. Keeps "running" guests as files.
 state={state}
 mkdir -p "$state"
+if [ -n "${{SSH_CONNECTION:-}}" ]; then where=ssh; else where=local; fi
+echo "$where $*" >> "$state.log"
 case "$1" in
   list) [ -e "$state/$2" ] && {{ echo "Name ID Mem VCPUs State Time(s)"; echo "$2 1 256 1 -b---- 0.1"; exit 0; }}
         echo "$2 is an invalid domain identifier (rc=-6)" >&2; exit 1 ;;
@@ -217,6 +219,7 @@ def fake_xl(tmp_path):
     """Stand-in for the toolstack (`xl` needs a Xen hypervisor, which cannot run here).
 
     Returns (path of the script, directory of 'running' guests); set `toolstack:` to the path.
+    Every call is recorded in '<running>.log' as "local ARGV" or "ssh ARGV" (run over sshd).
     """
     script, state = tmp_path / "fake-xl", tmp_path / "running"
     script.write_text(FAKE_XL.format(state=state))

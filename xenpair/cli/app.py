@@ -14,7 +14,7 @@ from xenpair import __version__
 from xenpair.cli import check as check_cmd
 from xenpair.cli import create as create_cmd
 from xenpair.cli import destroy as destroy_cmd
-from xenpair.cli import listing
+from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
 from xenpair.errors import BadInput, XenpairError
 
@@ -61,6 +61,9 @@ app.command("show")(listing.show_cmd)
 app.command("repair")(repair_cmd.repair)
 app.command("check")(check_cmd.check)
 app.command("destroy")(destroy_cmd.destroy)
+app.add_typer(lifecycle.ip_app, name="ip")
+app.command("start")(lifecycle.start)
+app.command("stop")(lifecycle.stop)
 
 
 def exit_code(error: BaseException) -> int:

@@ -187,3 +187,23 @@ def checks(items: list[dict], as_json: bool) -> None:
             sys.stdout.write(f"        {line}\n")
     failed = sum(not c["ok"] for c in items)
     sys.stdout.write(f"{len(items) - failed} ok, {failed} failed\n")
+
+
+def ip_result(r: dict, as_json: bool) -> None:
+    if as_json:
+        _json(r)
+        return
+    print(f"{r['name']}: external IP {r['old'] or '(none)'} -> {r['new'] or '(none)'}"
+          + ("" if r["changed"] else f" ({r['cfg']} was already so)"))
+    if r["diff"]:
+        sys.stdout.write(r["diff"])
+    print(f"note: {r['note']}")
+
+
+def power(name: str, action: str, outcome: dict, as_json: bool) -> None:
+    if as_json:
+        _json({"name": name, "action": action, "machines": outcome})
+        return
+    done = "started" if action == "start" else "stopped"
+    for role, problem in outcome.items():
+        print(f"{role}: {action} FAILED: {problem}" if problem else f"{role}: {done}")

@@ -1,0 +1,61 @@
+"""xenpair ip set|remove, xenpair start, xenpair stop"""
+
+from typing import Annotated
+
+import typer
+
+ip_app = typer.Typer(help="Change the external IP of an existing pair's hosting machine.", no_args_is_help=True)
+NameArg = Annotated[str, typer.Argument(help="Short name of the pair.", show_default=False)]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the cfg diff and change nothing.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the plan or result as JSON on stdout.")]
+
+
+def _ip(ctx: typer.Context, name: str, new_ip, dry_run: bool, json_out: bool) -> None:
+    from xenpair.cli import render
+    from xenpair.core.lifecycle import plan_ip
+    from xenpair.core.plan import apply
+    from xenpair.core.site import open_site
+
+    site = open_site(ctx.obj["config"])
+    plan = plan_ip(site, name, new_ip)
+    if dry_run:
+        render.plan(plan.to_dict(), json_out)
+        return
+    render.ip_result(apply(plan)[-1], json_out)
+
+
+@ip_app.command("set")
+def ip_set(ctx: typer.Context, name: NameArg,
+           external_ip: Annotated[str, typer.Argument(help="The new public IPv4 address.", show_default=False)],
+           dry_run: DryRun = False, json_out: Json = False) -> None:
+    """Give the hosting machine EXTERNAL_IP on its own vif (cfg and registry)."""
+    _ip(ctx, name, external_ip, dry_run, json_out)
+
+
+@ip_app.command("remove")
+def ip_remove(ctx: typer.Context, name: NameArg, dry_run: DryRun = False, json_out: Json = False) -> None:
+    """Take the external IP away from the hosting machine (cfg and registry)."""
+    _ip(ctx, name, None, dry_run, json_out)
+
+
+def _power(ctx: typer.Context, name: str, action: str, json_out: bool) -> None:
+    from xenpair.cli import render
+    from xenpair.core.lifecycle import power
+    from xenpair.core.site import open_site
+
+    site = open_site(ctx.obj["config"])
+    ctx.call_on_close(site.close)
+    outcome = power(site, name, action)
+    render.power(name, action, outcome, json_out)
+    if any(outcome.values()):
+        raise typer.Exit(1)
+
+
+def start(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:
+    """Start both machines of a pair with the toolstack (xl create), each on its own host."""
+    _power(ctx, name, "start", json_out)
+
+
+def stop(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:
+    """Shut down both machines of a pair (xl shutdown -w), each on its own host."""
+    _power(ctx, name, "stop", json_out)

@@ -1,0 +1,88 @@
+"""Changes to an existing pair that do not rebuild it: its external IP, starting and stopping it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xenpair.adapters import toolstack, xencfg
+from xenpair.core.build import ROLES
+from xenpair.core.guests import machine_spec
+from xenpair.core.plan import Plan
+from xenpair.core.site import Site
+from xenpair.core.validate import check_external_ip, check_name
+from xenpair.errors import BadInput, Failed
+
+GUEST_NOTE = ("the guest's own network config is not changed: edit its /etc/network/interfaces (eth1) "
+              "or rebuild the hosting machine (xenpair create PACKAGE NAME --overwrite)")
+
+
+def _pair(site: Site, name: str):
+    check_name(name)
+    pair = site.registry.read().find(name)
+    if pair is None or pair.hosting is None:
+        raise BadInput(f"no pair named {name!r} with a hosting machine in the registry",
+                       hint="'xenpair list' shows the pairs")
+    return pair
+
+
+def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
+    """`ip set` (NEW_IP) or `ip remove` (None): the hosting cfg's vifs, then the registry row."""
+    pair = _pair(site, name)
+    cfg = site.config
+    spec = machine_spec(site, pair, "hosting")
+    old = pair.hosting.external_ip or None
+    if new_ip is not None:
+        others = {ip: who for ip, who in site.registry.read().external_ips().items() if who != pair.hosting.name}
+        new_ip = str(check_external_ip(new_ip, [cfg.hosting.prefix, cfg.backup.prefix], others))
+    try:
+        text = Path(spec.cfg_path).read_text()
+    except OSError as e:
+        raise Failed(f"cannot read {spec.cfg_path}: {e.strerror}", hint="is the hosting machine built?") from None
+    # the same IP again is a no-op (move_external_ip is idempotent); another one replaces the old
+    new_text = xencfg.remove_external_ip(text, old, spec.cfg_path) if old and old != new_ip else text
+    if new_ip:
+        mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+        new_text = xencfg.move_external_ip(new_text, new_ip, mac, cfg.external.bridge, spec.cfg_path)
+    change = xencfg.diff(text, new_text, spec.cfg_path)
+    plan = Plan(f"{'set' if new_ip else 'remove'} the external IP of {name}",
+                {"name": name, "tier": pair.tier, "n": pair.n, "old": old, "new": new_ip, "note": GUEST_NOTE})
+
+    def write_cfg() -> None:
+        if new_text != text:
+            if Path(spec.cfg_path).read_text() != text:
+                raise Failed(f"{spec.cfg_path} changed while planning", hint="run the command again")
+            xencfg.write_with_backup(spec.cfg_path, new_text)
+
+    def write_row() -> dict:
+        with site.registry.locked() as locked:
+            locked.mark(locked.find(name).hosting, external_ip=new_ip or "")
+        return {"name": name, "old": old, "new": new_ip, "cfg": spec.cfg_path, "changed": new_text != text,
+                "diff": change, "note": GUEST_NOTE}
+
+    plan.add(f"edit {spec.cfg_path} (keep .bak)" if change else f"{spec.cfg_path}: already as wanted",
+             {"cfg_patch": {"file": spec.cfg_path, "diff": change}}, write_cfg)
+    plan.add(f"record external IP {new_ip or '(none)'} in the registry", {"row": "hosting"}, write_row)
+    return plan
+
+
+def power(site: Site, name: str, action: str) -> dict[str, str | None]:
+    """Start (`xl create CFG`) or stop (`xl shutdown -w`) both machines, each on its own host.
+
+    Returns role -> problem (None when it worked); one failing does not stop the other.
+    """
+    pair = _pair(site, name)
+    out: dict[str, str | None] = {}
+    for role in ROLES:
+        row = getattr(pair, role)
+        if row is None or row.state == "destroyed":
+            continue
+        spec, host = machine_spec(site, pair, role), site.hosts[role]
+        try:
+            if action == "start":
+                out[role] = toolstack.start(host, site.config.toolstack, spec.cfg_path)
+            else:
+                toolstack.shutdown(host, site.config.toolstack, spec.fqdn)
+                out[role] = None
+        except Failed as e:
+            out[role] = e.what
+    return out
