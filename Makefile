@@ -10,7 +10,7 @@ MIRROR ?= http://deb.debian.org/debian
 # --no-install-recommends: with Recommends, xen-tools pulls in the hypervisor and grub-xen-host,
 # which changes this machine's boot menu.
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
-               libxenmisc4.17 python3-venv ca-certificates
+               libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl
 
 .PHONY: all deps venv lint test demo bench clean-demo
 all: test

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests import sandbox
+from tests import smtpd as smtp
 from tests.sshd import Sshd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,7 +98,15 @@ class TestSite:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
 
 
-def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
+@pytest.fixture(scope="session")
+def mailbox():
+    """Every test site mails its install summaries to this real SMTP server (aiosmtpd, 127.0.0.1)."""
+    controller, inbox, port = smtp.start()
+    yield inbox, port
+    controller.stop()
+
+
+def _site(root: Path, rootfs: Path, dist: str, mail_port: int) -> TestSite:
     (root / "xen").mkdir()
     (root / "images").mkdir()
     packages = root / "packages.yaml"
@@ -106,6 +115,8 @@ def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
         "packages_file": str(packages),
         "log_dir": str(root / "xenpair-logs"),
         "roles_dir": str(root / "roles"),
+        "mail": {"to": "root@hosting.example.de", "from": "xenpair@test.example.de", "transport": "smtp",
+                 "smtp": {"host": "127.0.0.1", "port": mail_port}},
         "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},
         "hosting": {"prefix": "192.168.20.0/24", "domain": "hosting.example.de", "bridge": "xenbr1"},
         "backup": {"prefix": "192.168.30.0/24", "domain": "backup.example.de", "bridge": "xenbr2",
@@ -122,17 +133,17 @@ def _site(root: Path, rootfs: Path, dist: str) -> TestSite:
 
 
 @pytest.fixture
-def tiny_site(tmp_path, tiny_rootfs) -> TestSite:
+def tiny_site(tmp_path, tiny_rootfs, mailbox) -> TestSite:
     """Fast builds (~0.5 s a guest) from a tiny rootfs with the real networking/hostname/fstab hooks."""
-    site = _site(tmp_path, tiny_rootfs, sandbox.TINY_DIST)
+    site = _site(tmp_path, tiny_rootfs, sandbox.TINY_DIST, mailbox[1])
     yield site
     sandbox.cleanup_leftovers(site.image_dir)
 
 
 @pytest.fixture
-def real_site(tmp_path, real_rootfs) -> TestSite:
+def real_site(tmp_path, real_rootfs, mailbox) -> TestSite:
     """Real builds (~15 s a pair) from the debootstrapped bookworm root, all real debian.d hooks."""
-    site = _site(tmp_path, real_rootfs, "bookworm")
+    site = _site(tmp_path, real_rootfs, "bookworm", mailbox[1])
     yield site
     sandbox.cleanup_leftovers(site.image_dir)
 

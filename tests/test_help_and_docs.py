@@ -40,7 +40,7 @@ def test_command_has_help_and_docs(name):
 def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     out = []
     for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
+        path = f"{prefix}{field.alias or name}"          # the spelling in the YAML file
         out.append(path)
         ann = field.annotation
         for arg in getattr(ann, "__args__", ()) or (ann,):

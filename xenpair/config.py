@@ -186,6 +186,51 @@ class External(_Strict):
     gateway: IPv4Address | None = None
 
 
+class Smtp(_Strict):
+    host: Word = "localhost"
+    port: int = Field(default=25, gt=0, lt=65536)
+    tls: Literal["none", "starttls", "implicit"] = "none"
+    ca_file: str | None = Field(default=None, description="default: the system's CA store")
+    cert_file: str | None = None
+    key_file: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Smtp:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together (the client certificate for mutual TLS)")
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("username and password_file go together")
+        if self.username and self.tls == "none":
+            raise ValueError("a login needs tls: starttls or implicit (no passwords in the clear)")
+        return self
+
+
+def _address(v: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?", v):
+        raise ValueError(f"{v!r} is not a mail address (user or user@domain)")
+    return v
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class Mail(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    to: Address | list[Address] = "root"
+    from_: Address | None = Field(default=None, alias="from", description="default: xenpair@<this host's fqdn>")
+    transport: Literal["sendmail", "smtp"] = "sendmail"
+    sendmail: str = "/usr/sbin/sendmail"
+    smtp: Smtp = Smtp()
+    include_root_passwords: bool = True
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+
 class RegistryPaths(_Strict):
     hosting: Path = Path("/root/xen_hosting_ips.csv")
     backup: Path = Path("/root/xen_backup_ips.csv")
@@ -197,6 +242,7 @@ class Config(_Strict):
     roles_dir: str = "/var/lib/xenpair/roles"
     toolstack: str = "xl"
     external: External = External()
+    mail: Mail = Mail()
     registry: RegistryPaths = RegistryPaths()
     hosting: Side = Side()
     backup: BackupSide = BackupSide()

@@ -39,6 +39,8 @@ def create(
         "--rebuild-backup", help="With --overwrite: rebuild the backup machine too. ITS BACKUPS ARE LOST.")] = False,
     stop: Annotated[bool, typer.Option(
         "--stop", help="With --overwrite: shut down a running guest first instead of refusing.")] = False,
+    no_mail: Annotated[bool, typer.Option(
+        "--no-mail", help="Do not mail the install summaries (mail: in the config).")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the plan (argv of both xen-create-image runs, registry rows, what a rebuild "
                           "deletes) and change nothing.")] = False,
@@ -67,8 +69,9 @@ def create(
 
     def make_plan():
         if overwrite:
-            return plan_rebuild(site, package, name, external_ip, shown, rebuild_backup, stop, bool(start))
-        return plan_create(site, package, name, external_ip, shown, start=bool(start))
+            return plan_rebuild(site, package, name, external_ip, shown, rebuild_backup, stop, bool(start),
+                                mail=not no_mail)
+        return plan_create(site, package, name, external_ip, shown, start=bool(start), mail=not no_mail)
 
     plan = make_plan()
     if dry_run:

@@ -122,6 +122,14 @@ def pair_result(r: dict, as_json: bool) -> None:
                   f"{patch['backup']})" if patch["changed"] else patch.get("message", "unchanged")), markup=False)
         for line in patch["diff"].splitlines():
             con.print("  " + line, markup=False)
+    m = r.get("mail")
+    if m:
+        if m["sent"]:
+            con.print(f"install summaries mailed to {', '.join(m['to'])}", markup=False)
+        else:
+            con.print(f"[bold yellow]warning[/]: the mail to {', '.join(m['to'])} was not sent — the summaries "
+                      f"are above and in {r['run_log']}", highlight=False)
+            con.print(f"  {m['problem']}", markup=False)
     for role, problem in r.get("started", {}).items():
         con.print(f"{role} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
     con.print()

@@ -12,6 +12,7 @@ def repair(
         "--dry-run", help="Print what would be rebuilt (argv, what it overwrites) and change nothing.")] = False,
     json_out: Annotated[bool, typer.Option(
         "--json", help="Print the plan or result as one JSON object on stdout; messages go to stderr.")] = False,
+    no_mail: Annotated[bool, typer.Option("--no-mail", help="Do not mail the rebuilt machines' summaries.")] = False,
 ) -> None:
     """Finish an incomplete pair: rebuild only its missing or failed machine(s), with the reserved addresses."""
     from xenpair.cli import progress, render
@@ -22,7 +23,7 @@ def repair(
     site = open_site(ctx.obj["config"])
     ctx.call_on_close(site.close)        # the SSH connection to the backup dom0, if any
     shown = progress.for_output(json_out)
-    plan = plan_repair(site, name, shown)
+    plan = plan_repair(site, name, shown, mail=not no_mail)
     if plan is None:
         render.nothing_to_do(name, "nothing to repair: every machine of the pair is created (or destroyed "
                                    "on purpose)", json_out)

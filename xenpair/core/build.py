@@ -66,6 +66,7 @@ class PairResult:
     kept: list[str] = field(default_factory=list)
     started: dict[str, str | None] = field(default_factory=dict)    # role -> problem, None = started
     cfg_patch: dict | None = None                                    # the external IP's own vif
+    mail: dict | None = None                                         # {to, sent, problem}
 
     @property
     def ok(self) -> bool:
@@ -85,7 +86,7 @@ class PairResult:
     def to_dict(self) -> dict:
         return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
-                "started": self.started, "cfg_patch": self.cfg_patch,
+                "started": self.started, "cfg_patch": self.cfg_patch, "mail": self.mail,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -121,8 +122,14 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
     progress.started(spec.role, spec.fqdn, host.name)
     current = [""]
 
+    hide_password = not site.config.mail.include_root_passwords
+
     def on_line(stream: str, line: str) -> None:
-        log.write(spec.role, stream, line)
+        if hide_password and line.startswith("Root Password"):
+            # xenpair's own log carries a root password only where the mail does too
+            log.write(spec.role, stream, "Root Password   :  (left out: mail.include_root_passwords is false)")
+        else:
+            log.write(spec.role, stream, line)
         step = xci.step_of(line) if stream == "stdout" else None
         if step and step != current[0]:
             current[0] = step
@@ -201,3 +208,57 @@ def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]
     plan.add(f"move {spec.external_ip} onto its own vif (bridge {site.config.external.bridge}) in {spec.cfg_path}; "
              "keep .bak", {"cfg_patch": {"file": spec.cfg_path, "diff": external.predicted_patch(spec, site, mac)}},
              patch)
+
+
+SUBJECTS = {"create": "the new systems are ready", "rebuild": "the rebuilt system is ready",
+            "repair": "the repaired system is ready"}
+
+
+def mail_body(site: Site, result: PairResult) -> str:
+    with_passwords = site.config.mail.include_root_passwords
+    lines = [f"Pair {result.name}: package {result.tier}, address number {result.n} ({result.action}).", ""]
+    for role, built in result.machines.items():
+        spec = built.spec
+        lines.append(f"{role.capitalize()} machine {spec.fqdn} on {built.host}: "
+                     + ("built" if built.ok else f"FAILED ({built.problem})"))
+        lines.append(f"  internal IP {spec.ip}" + (f", external IP {spec.external_ip}" if spec.external_ip else ""))
+        if built.summary:
+            sm = built.summary
+            lines += ["", "Installation Summary", "---------------------",
+                      f"Hostname        :  {sm.hostname}", f"Distribution    :  {sm.distribution}",
+                      f"MAC Address     :  {sm.mac}", f"IP Address(es)  :  {' '.join(sm.ips) or 'dynamic'}"]
+            lines += [f"SSH Fingerprint :  {f['fingerprint']} ({f['algorithm']})" for f in sm.ssh_fingerprints]
+            lines.append("Root Password   :  " + ((sm.root_password or "N/A") if with_passwords else
+                                                  "(left out: mail.include_root_passwords is false)"))
+        lines.append("")
+    for role in result.kept:
+        lines.append(f"{role.capitalize()} machine: kept as it was.")
+    if result.run_log:
+        lines.append(f"Full output: {result.run_log} on the hosting dom0.")
+    return "\n".join(lines) + "\n"
+
+
+def add_mail_step(plan, site: Site, hosting_fqdn: str, outcome: dict[str, PairResult]) -> None:
+    """After the build: one mail with the install summaries. A failure is a warning only."""
+    from xenpair.adapters import mail
+    from xenpair.errors import Failed
+
+    m = site.config.mail
+    action = plan.title.split()[0]
+    subject = f"{hosting_fqdn} \u2013 {SUBJECTS.get(action, 'the systems are ready')}"
+
+    def send() -> PairResult:
+        result = outcome["result"]
+        if not any(b.ok for b in result.machines.values()):
+            return result
+        result.mail = {"to": m.recipients, "subject": subject, "sent": False, "problem": None}
+        try:
+            mail.send(m, mail.message(m, subject, mail_body(site, result)))
+            result.mail["sent"] = True
+        except Failed as e:
+            result.mail["problem"] = str(e)
+        return result
+
+    plan.add(f"mail the install summaries to {', '.join(m.recipients)} ({m.transport}"
+             + ("" if m.include_root_passwords else ", without root passwords") + ")",
+             {"mail": {"to": m.recipients, "subject": subject, "transport": m.transport}}, send)

@@ -14,6 +14,7 @@ from xenpair.core.build import (
     PairResult,
     Progress,
     add_external_ip_steps,
+    add_mail_step,
     add_start_step,
     build_machines,
 )
@@ -29,7 +30,7 @@ class Stale(XenpairError):
 
 
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
-                progress: Progress | None = None, start: bool = False) -> Plan:
+                progress: Progress | None = None, start: bool = False, mail: bool = True) -> Plan:
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments
@@ -92,6 +93,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
                            for role in ROLES}}, build)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
+    if mail:
+        add_mail_step(plan, site, fqdns["hosting"], outcome)
     if start:
         add_start_step(plan, site, specs, progress or NoProgress(), outcome)
     return plan

@@ -13,6 +13,7 @@ from xenpair.core.build import (
     PairResult,
     Progress,
     add_external_ip_steps,
+    add_mail_step,
     add_start_step,
     build_machines,
 )
@@ -24,7 +25,7 @@ from xenpair.errors import AlreadyExists, BadInput, Failed
 
 
 def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, progress: Progress | None = None,
-                 rebuild_backup: bool = False, stop: bool = False, start: bool = False) -> Plan:
+                 rebuild_backup: bool = False, stop: bool = False, start: bool = False, mail: bool = True) -> Plan:
     """The backup machine holds the customer's backups: it is rebuilt only with REBUILD_BACKUP."""
     cfg, hosts = site.config, site.hosts
     check_name(name)
@@ -99,6 +100,8 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
                            for r in roles}}, build)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
+    if mail:
+        add_mail_step(plan, site, specs["hosting"].fqdn, outcome)
     if start:
         add_start_step(plan, site, specs, shown, outcome)
     return plan

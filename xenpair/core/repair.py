@@ -9,7 +9,15 @@ from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import Row, now
 from xenpair.core import external
 from xenpair.core.allocate import address
-from xenpair.core.build import ROLES, NoProgress, PairResult, Progress, add_external_ip_steps, build_machines
+from xenpair.core.build import (
+    ROLES,
+    NoProgress,
+    PairResult,
+    Progress,
+    add_external_ip_steps,
+    add_mail_step,
+    build_machines,
+)
 from xenpair.core.guests import refuse_building
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
@@ -18,7 +26,7 @@ from xenpair.core.validate import check_name
 from xenpair.errors import BadInput, Failed
 
 
-def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan | None:
+def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: bool = True) -> Plan | None:
     """The plan that completes pair NAME, or None when it is complete already."""
     check_name(name)
     pair = site.registry.read().find(name)
@@ -84,6 +92,8 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None) -> Plan
                            for r, s in specs.items()}}, build)
     if "hosting" in specs and specs["hosting"].external_ip:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
+    if mail:
+        add_mail_step(plan, site, pair.hosting.name if pair.hosting else f"{name}.{cfg.hosting.domain}", outcome)
     return plan
 
 
