@@ -54,14 +54,24 @@ def server_context(ca: dict[str, Path], require_client_cert: bool = False) -> ss
     return ctx
 
 
-def start(mode: str = "none", ca: dict[str, Path] | None = None) -> tuple[Controller, Inbox, int]:
-    """mode: none | starttls | implicit | mutual (implicit TLS that requires a client certificate)."""
+def start(mode: str = "none", ca: dict[str, Path] | None = None,
+          login: tuple[str, str] | None = None) -> tuple[Controller, Inbox, int]:
+    """mode: none | starttls | implicit | mutual (implicit TLS that requires a client certificate).
+    login: (user, password) the server requires (AUTH PLAIN/LOGIN, only after TLS)."""
     inbox, port = Inbox(), free_port()
     kwargs: dict = {}
+    if login:
+        from aiosmtpd.smtp import AuthResult
+
+        def authenticate(server, session, envelope, mechanism, data):
+            ok = (data.login.decode(), data.password.decode()) == login
+            return AuthResult(success=ok, handled=False)
+
+        kwargs.update(authenticator=authenticate, auth_required=True, auth_require_tls=True)
     if mode == "starttls":
-        kwargs = {"tls_context": server_context(ca), "require_starttls": True}
+        kwargs.update(tls_context=server_context(ca), require_starttls=True)
     elif mode in ("implicit", "mutual"):
-        kwargs = {"ssl_context": server_context(ca, require_client_cert=mode == "mutual")}
+        kwargs.update(ssl_context=server_context(ca, require_client_cert=mode == "mutual"))
     controller = Controller(inbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs)
     controller.start()
     return controller, inbox, port

@@ -129,3 +129,24 @@ def test_no_mail(tiny_site, mailbox):
     before = len(inbox.messages)
     res = created(tiny_site, "--no-mail")
     assert res["mail"] is None and len(inbox.messages) == before
+
+
+def test_starttls_with_login(tiny_site, ca, tmp_path):
+    controller, inbox, port = smtp.start("starttls", ca, login=("xenpair", "s3cret pass"))
+    try:
+        secret = tmp_path / "smtp-password"
+        secret.write_text("s3cret pass\n")
+        secret.chmod(0o600)
+        tiny_site.config["mail"]["smtp"] = {"host": "localhost", "port": port, "tls": "starttls",
+                                            "ca_file": str(ca["ca.pem"]), "username": "xenpair",
+                                            "password_file": str(secret)}
+        tiny_site.write_config()
+        res = created(tiny_site)
+        assert res["mail"]["sent"], res["mail"]
+        check_mail(inbox.messages[-1][2], res)
+        secret.write_text("wrong\n")                                   # a refused login: a warning only
+        r = tiny_site.run("create", "small", "web2", "--yes", "--json")
+        assert r.returncode == 0 and not json.loads(r.stdout)["mail"]["sent"]
+        assert "535" in json.loads(r.stdout)["mail"]["problem"]
+    finally:
+        controller.stop()
