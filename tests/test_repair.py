@@ -100,10 +100,12 @@ def test_repair_dry_run_shows_what_it_overwrites(tiny_site):
     steps = json.loads(r.stdout)["plan"]["steps"]
     assert steps[0]["title"] == "add the missing registry row(s)"
     assert steps[0]["registry"]["backup"]["row"].startswith("192.168.30.5;odd.backup.example.de;small;")
-    hosting = steps[-1]["commands"]["hosting"]
+    rebuild = next(step for step in steps if "commands" in step)
+    hosting = rebuild["commands"]["hosting"]
     assert "--force" in hosting["argv"]
     assert hosting["overwrites"] == [str(tiny_site.cfg_dir / "odd.hosting.example.de.cfg")]
-    assert "--force" not in steps[-1]["commands"]["backup"]["argv"]
+    assert "--force" not in rebuild["commands"]["backup"]["argv"]
+    assert steps[-1]["title"].startswith("mail the install summaries to root@hosting.example.de")
     assert tiny_site.hosting_csv.read_bytes() == before and not tiny_site.backup_csv.exists()
     r = tiny_site.run("repair", "odd", "--json")                       # and for real
     assert r.returncode == 0, r.stderr
