@@ -1,6 +1,8 @@
-"""Site config and packages.yaml: pydantic models, loading, and error messages with file:line."""
+"""Site config and packages.yaml: pydantic models, loading, and error messages with file:line.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: pydantic would eval every annotation string when
+the classes are made, on every start (~1 ms measured).
+"""
 
 import os
 import re
@@ -81,7 +83,7 @@ class Storage(_Strict):
     dir: str | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Storage:
+    def _exactly_one(self) -> "Storage":
         if (self.lvm is None) == (self.dir is None):
             raise ValueError("give exactly one of 'lvm: VG' or 'dir: /path'")
         if self.dir is not None and not self.dir.startswith("/"):
@@ -127,7 +129,7 @@ class Side(_Strict):
     xen_create_image: XenCreateImageOverride | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> Side:
+    def _check(self) -> "Side":
         if self.prefix.prefixlen > 30:
             raise ValueError(f"prefix {self.prefix} is too small: use /30 or larger")
         if self.gateway is not None and self.gateway not in self.prefix:
@@ -162,7 +164,7 @@ class BackupSide(Side):
     ssh: SshSettings = SshSettings()
 
     @model_validator(mode="after")
-    def _host(self) -> BackupSide:
+    def _host(self) -> "BackupSide":
         if self.host != "local":
             m = _TARGET.match(self.host)
             if not m or not 0 < int(m["port"] or 22) < 65536:
@@ -170,7 +172,7 @@ class BackupSide(Side):
         return self
 
     @property
-    def target(self) -> SshTarget | None:
+    def target(self) -> "SshTarget | None":
         """None for 'local'."""
         if self.host == "local":
             return None
@@ -197,7 +199,7 @@ class Smtp(_Strict):
     password_file: str | None = None
 
     @model_validator(mode="after")
-    def _pairs(self) -> Smtp:
+    def _pairs(self) -> "Smtp":
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together (the client certificate for mutual TLS)")
         if (self.username is None) != (self.password_file is None):
@@ -249,7 +251,7 @@ class Config(_Strict):
     xen_create_image: XenCreateImage = XenCreateImage()
 
     @model_validator(mode="after")
-    def _apart(self) -> Config:
+    def _apart(self) -> "Config":
         if self.hosting.prefix.overlaps(self.backup.prefix):
             raise ValueError(f"hosting.prefix {self.hosting.prefix} and backup.prefix "
                              f"{self.backup.prefix} overlap")
