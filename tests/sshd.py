@@ -6,7 +6,9 @@ runs (xen-create-image) see the same sandboxed /etc/xen, /var/log/xen-tools and 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +20,12 @@ SSHD = "/usr/sbin/sshd"
 def _keygen(path: Path, comment: str) -> str:
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
     return path.with_suffix(".pub").read_text().strip()
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even if it is killed (no teardown then)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -47,7 +55,7 @@ class Sshd:
         subprocess.run([SSHD, "-t", "-f", str(self.config)], check=True)
         self.log = open(root / "sshd.log", "w")           # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
