@@ -107,3 +107,15 @@ def test_macs_are_unique_in_the_oui(tmp_path):
     assert taken == {"00:16:3e:00:00:01"}
     macs = {xencfg.new_mac(taken) for _ in range(50)}
     assert all(m.startswith("00:16:3e:") and m not in taken for m in macs)
+
+
+def test_macs_on_the_backup_dom0_count_too(sshd, tmp_path):
+    from xenpair.adapters.ssh import SshHost
+    from xenpair.config import SshSettings, SshTarget
+
+    (tmp_path / "b.backup.example.de.cfg").write_text("vif = [ 'ip=192.168.30.2 ,mac=00:16:3E:AB:CD:EF' ]\n")
+    host = SshHost(SshTarget("root", "127.0.0.1", sshd.port),
+                   SshSettings(key_file=str(sshd.client_key), known_hosts=str(sshd.known_hosts)))
+    assert xencfg.macs_on(host, str(tmp_path)) == {"00:16:3e:ab:cd:ef"}
+    assert xencfg.macs_on(host, str(tmp_path / "missing")) == set()
+    host.close()

@@ -87,15 +87,25 @@ def _render(fields: list[tuple[str, str]], quote: str) -> str:
     return quote + ",".join(f"{k}={v}" for k, v in fields) + quote
 
 
+def macs_in_text(text: str) -> set[str]:
+    return {m.lower() for m in re.findall(r"mac=([0-9A-Fa-f:]{17})", text)}
+
+
 def macs_in(cfg_dir: str) -> set[str]:
     """Every MAC in every cfg file of CFG_DIR (lower case)."""
     found = set()
     for path in Path(cfg_dir).glob("*.cfg"):
         try:
-            found |= {m.lower() for m in re.findall(r"mac=([0-9A-Fa-f:]{17})", path.read_text(errors="replace"))}
+            found |= macs_in_text(path.read_text(errors="replace"))
         except OSError:
             continue
     return found
+
+
+def macs_on(host, cfg_dir: str) -> set[str]:
+    """The same for a cfg_dir on another host (the backup dom0), in one round trip."""
+    r = host.run(["sh", "-c", 'cat -- "$1"/*.cfg 2>/dev/null; true', "sh", cfg_dir])
+    return macs_in_text(r.stdout)
 
 
 def new_mac(taken: set[str]) -> str:

@@ -184,6 +184,17 @@ def add_start_step(plan, site: Site, specs, progress: Progress, outcome: dict[st
              lambda: start_machines(site, outcome["result"], progress))
 
 
+def taken_macs(site: Site) -> set[str]:
+    """MACs of every guest in the hosting cfg_dir and, if the backup dom0 is another host, in its cfg_dir."""
+    from xenpair.adapters import xencfg
+
+    taken = xencfg.macs_in(site.config.xci("hosting").cfg_dir)
+    backup = site.hosts["backup"]
+    if backup.remote:
+        taken |= xencfg.macs_on(backup, site.config.xci("backup").cfg_dir)
+    return taken
+
+
 def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]) -> None:
     """Call right after adding the build step. Before it: the guest role is put in place.
     After it: the hosting cfg gets the external IP's own vif."""
@@ -191,7 +202,7 @@ def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]
     from xenpair.core import external
     from xenpair.core.plan import Step
 
-    mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+    mac = xencfg.new_mac(taken_macs(site))
     plan.steps.insert(len(plan.steps) - 1, Step(
         f"install the role {external.ROLE} in {site.config.roles_dir} (puts the external IP on eth1 in the guest)",
         {"role": f"{site.config.roles_dir}/{external.ROLE}"}, lambda: external.install_role(site)))

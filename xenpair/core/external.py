@@ -50,8 +50,9 @@ def patch_cfg(site: Site, spec: MachineSpec, mac: str) -> dict:
         old = Path(path).read_text()
     except OSError as e:
         raise Failed(f"cannot read {path}: {e.strerror}") from None
-    if mac in xencfg.macs_in(spec.xci.cfg_dir):
-        mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+    taken = xencfg.macs_in(spec.xci.cfg_dir)
+    if mac in taken:                      # taken since the plan was made (e.g. by this very build)
+        mac = xencfg.new_mac(taken)
     new = xencfg.move_external_ip(old, str(spec.external_ip), mac, site.config.external.bridge, path)
     if new == old:
         return {"file": path, "changed": False, "diff": "", "message": "already done"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xenpair.adapters import toolstack, xencfg
-from xenpair.core.build import ROLES
+from xenpair.core.build import ROLES, taken_macs
 from xenpair.core.guests import machine_spec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -41,7 +41,7 @@ def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
     # the same IP again is a no-op (move_external_ip is idempotent); another one replaces the old
     new_text = xencfg.remove_external_ip(text, old, spec.cfg_path) if old and old != new_ip else text
     if new_ip:
-        mac = xencfg.new_mac(xencfg.macs_in(spec.xci.cfg_dir))
+        mac = xencfg.new_mac(taken_macs(site))
         new_text = xencfg.move_external_ip(new_text, new_ip, mac, cfg.external.bridge, spec.cfg_path)
     change = xencfg.diff(text, new_text, spec.cfg_path)
     plan = Plan(f"{'set' if new_ip else 'remove'} the external IP of {name}",
