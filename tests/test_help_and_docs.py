@@ -73,11 +73,8 @@ def test_help_runs_for_every_command():
 HEAVY = ("paramiko", "questionary")
 PROBE = """
 import sys
-from xenpair.cli.app import main
-try:
-    main({argv!r})
-except SystemExit:
-    pass
+from xenpair.cli.app import run
+run({argv!r})
 print("HEAVY=" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
 """
 
