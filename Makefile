@@ -49,7 +49,7 @@ test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar lint
 demo: deps venv $(DEMO_DIR)/rootfs-bookworm.tar
 	mkdir -p $(DEMO_DIR)/xen
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml create package1 \
-	  demo$$(date +%Y%m%d%H%M%S) --yes
+	  demo$$(date +%Y%m%d%H%M%S) --yes --no-mail
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml list
 
 bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar
