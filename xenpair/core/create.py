@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from xenpair.adapters.registry import Row, Snapshot, now
 from xenpair.config import resolve_tier
 from xenpair.core import external
@@ -18,6 +16,7 @@ from xenpair.core.build import (
     add_start_step,
     build_machines,
 )
+from xenpair.core.guests import ready_to_build
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -126,22 +125,8 @@ def _check_absent(snap: Snapshot, name: str) -> None:
 
 
 def _check_host(site: Site, spec: MachineSpec) -> None:
-    host = site.hosts[spec.role]
-    x = spec.xci
-    if host.name == "local" and os.geteuid() != 0:
-        raise Failed("xen-create-image must run as root", where="this host",
-                     hint="run xenpair as root (sudo xenpair ...)")
-    found, exists = host.probe(x.command, [x.cfg_dir, spec.cfg_path] + spec.storage_paths)
-    if found is None:
-        raise Failed(f"{x.command} not found on host {host.name}",
-                     hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
-    if not exists[x.cfg_dir]:
-        raise Failed(f"cfg_dir {x.cfg_dir} does not exist on host {host.name}",
-                     hint="create it, or set xen_create_image.cfg_dir in the config")
-    for path in [spec.cfg_path] + spec.storage_paths:
-        if exists[path]:
-            raise Failed(f"{path} already exists on host {host.name}, but {spec.fqdn} is not in the registry",
-                         hint="a guest of that name exists outside the registry: remove it "
-                              "(xen-delete-image) or choose another name")
-
-
+    existing = ready_to_build(site, spec)
+    if existing:
+        raise Failed(f"{existing[0]} already exists on host {site.hosts[spec.role].name}, but {spec.fqdn} is not "
+                     "in the registry", hint="a guest of that name exists outside the registry: remove it "
+                                             "(xen-delete-image) or choose another name")

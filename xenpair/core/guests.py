@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from xenpair.adapters import toolstack
@@ -47,3 +48,22 @@ def refuse_building(site: Site, spec: MachineSpec) -> None:
         raise Failed(f"a build of {spec.fqdn} is still running on host {host.name} (pid {pids})",
                      hint="wait for it to end (a killed xenpair leaves its builds to finish), then run the "
                           "command again")
+
+
+def ready_to_build(site: Site, spec: MachineSpec) -> list[str]:
+    """Check that SPEC's host can build it (root, xen-create-image, cfg_dir), in one round trip.
+
+    Returns what of this guest already exists there (cfg file, image dir or LVs).
+    """
+    host, x = site.hosts[spec.role], spec.xci
+    if not host.remote and os.geteuid() != 0:
+        raise Failed("xen-create-image must run as root", where="this host",
+                     hint="run xenpair as root (sudo xenpair ...)")
+    found, exists = host.probe(x.command, [x.cfg_dir, spec.cfg_path] + spec.storage_paths)
+    if found is None:
+        raise Failed(f"{x.command} not found on host {host.name}",
+                     hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
+    if not exists[x.cfg_dir]:
+        raise Failed(f"cfg_dir {x.cfg_dir} does not exist on host {host.name}",
+                     hint="create it, or set xen_create_image.cfg_dir in the config")
+    return [p for p in [spec.cfg_path] + spec.storage_paths if exists[p]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from ipaddress import IPv4Address
 
 from xenpair.adapters import toolstack
 from xenpair.config import resolve_tier
@@ -17,11 +18,11 @@ from xenpair.core.build import (
     add_start_step,
     build_machines,
 )
-from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
+from xenpair.core.guests import machine_spec, ready_to_build, refuse_building, refuse_running
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.core.validate import check_external_ip, check_name
-from xenpair.errors import AlreadyExists, BadInput, Failed
+from xenpair.errors import AlreadyExists, BadInput
 
 
 def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, progress: Progress | None = None,
@@ -48,19 +49,15 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     else:
         ext = own_ext
     tier = site.tiers[tier_name]
-    specs = {}
+    specs, doomed = {}, {}
     for role in roles:
         spec = replace(machine_spec(site, pair, role), size=getattr(tier, role), force=True,
-                       external_ip=_ipv4(ext) if role == "hosting" and ext else None,
+                       external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
                        external_role=external.role(site) if role == "hosting" and ext else None)
-        found, exists = hosts[role].probe(spec.xci.command, [spec.xci.cfg_dir])
-        if found is None or not exists[spec.xci.cfg_dir]:
-            raise Failed(f"{spec.xci.command} or cfg_dir {spec.xci.cfg_dir} missing on host {hosts[role].name}",
-                         hint="'xenpair check' shows what is missing")
         refuse_building(site, spec)
+        doomed[role] = ready_to_build(site, spec)
         specs[role] = spec
     running = refuse_running(site, specs, stop)
-    doomed = {r: existing_files(site, s) for r, s in specs.items()}
     kept = [r for r in ROLES if r not in roles]
     plan = Plan(f"rebuild pair {name}", {
         "name": name, "tier": tier_name, "n": pair.n, "kept": kept, "backups_lost": rebuild_backup,
@@ -105,9 +102,3 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     if start:
         add_start_step(plan, site, specs, shown, outcome)
     return plan
-
-
-def _ipv4(text: str):
-    from ipaddress import IPv4Address
-
-    return IPv4Address(text)

@@ -18,12 +18,12 @@ from xenpair.core.build import (
     add_mail_step,
     build_machines,
 )
-from xenpair.core.guests import refuse_building
+from xenpair.core.guests import ready_to_build, refuse_building
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.core.validate import check_name
-from xenpair.errors import BadInput, Failed
+from xenpair.errors import BadInput
 
 
 def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: bool = True) -> Plan | None:
@@ -99,10 +99,5 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
 
 def _check_host(site: Site, spec: MachineSpec) -> list[str]:
     """Refuse while a build of this machine still runs; return what an earlier one left."""
-    host = site.hosts[spec.role]
-    if host.which(spec.xci.command) is None:
-        raise Failed(f"{spec.xci.command} not found on host {host.name}",
-                     hint="install Debian's xen-tools: apt-get install --no-install-recommends xen-tools")
     refuse_building(site, spec)
-    return [p for p in [spec.cfg_path] + spec.storage_paths if host.exists(p)]
-
+    return ready_to_build(site, spec)
