@@ -93,6 +93,13 @@ class TestSite:
         return subprocess.run(XENPAIR + ["--config", str(self.config_path), *args], input=input, stdin=stdin,
                               capture_output=True, text=True, timeout=timeout, cwd=self.root)
 
+    def spawn(self, *args: str, timeout: float = 60):
+        """The CLI on a real pseudo-terminal (pexpect), for prompts and the live view."""
+        import pexpect
+
+        return pexpect.spawn(XENPAIR[0], XENPAIR[1:] + ["--config", str(self.config_path), *args],
+                             encoding="utf-8", timeout=timeout, cwd=str(self.root), dimensions=(50, 200))
+
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(XENPAIR + ["--config", str(self.config_path), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)

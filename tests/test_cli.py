@@ -128,9 +128,8 @@ def test_confirmation_on_a_real_terminal(tiny_site):
     """Without --yes on a terminal: the plan, then 'Create these machines?' (default no)."""
     import pexpect
 
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty", "--no-external-ip",
-            "--no-start"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    args = ("create", "small", "tty", "--no-external-ip", "--no-start")
+    child = tiny_site.spawn(*args)
     child.expect("Plan: create pair tty")
     child.expect(r"Create these machines\?")
     child.send("\r")                                       # Enter = the default, no
@@ -139,7 +138,7 @@ def test_confirmation_on_a_real_terminal(tiny_site):
     assert child.exitstatus == 1 and "nothing created" in child.before
     assert not tiny_site.hosting_csv.exists()
 
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root))
+    child = tiny_site.spawn(*args, timeout=120)
     child.expect(r"Create these machines\?")
     child.send("y")
     child.expect("pair tty created")
@@ -152,9 +151,8 @@ def test_confirmation_on_a_real_terminal(tiny_site):
 def test_ctrl_c_at_the_confirmation_exits_130(tiny_site):
     import pexpect
 
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "tty", "--no-external-ip",
-            "--no-start"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    args = ("create", "small", "tty", "--no-external-ip", "--no-start")
+    child = tiny_site.spawn(*args)
     child.expect(r"Create these machines\?")
     child.sendintr()
     child.expect(pexpect.EOF)
@@ -167,9 +165,7 @@ def test_live_view_on_a_terminal(tiny_site):
     """On a terminal the builds show as a live table (machine, host, time, step), not as lines."""
     import pexpect
 
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "live", "--yes"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root),
-                          dimensions=(40, 160))
+    child = tiny_site.spawn("create", "small", "live", "--yes", timeout=120)
     child.expect(pexpect.EOF)
     child.close()
     out = child.before

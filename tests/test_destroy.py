@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pexpect
 
@@ -88,8 +87,7 @@ def test_without_terminal_and_yes(tiny_site):
 
 def test_typing_the_name_confirms(tiny_site):
     assert tiny_site.run("create", "small", "typed", "--yes").returncode == 0
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "destroy", "typed"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    child = tiny_site.spawn("destroy", "typed")
     child.expect("This DESTROYS pair typed")
     child.expect("THE CUSTOMER'S BACKUPS ON IT ARE LOST")
     child.expect("Type the machine name")
@@ -98,7 +96,7 @@ def test_typing_the_name_confirms(tiny_site):
     child.close()
     assert child.exitstatus == 1 and len(guest_files(tiny_site, "typed", "hosting")) == 2
 
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    child = tiny_site.spawn("destroy", "typed")
     child.expect("Type the machine name")
     child.sendline("typed")
     child.expect("pair typed: destroyed hosting and backup")
@@ -109,8 +107,7 @@ def test_typing_the_name_confirms(tiny_site):
 
 def test_esc_at_the_prompt_exits_130(tiny_site):
     assert tiny_site.run("create", "small", "esc", "--yes").returncode == 0
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "destroy", "esc"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    child = tiny_site.spawn("destroy", "esc")
     child.expect("Type the machine name")
     child.send("\x1b")
     child.expect(pexpect.EOF)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pexpect
 
@@ -99,9 +98,8 @@ def test_interactive_rebuild_needs_the_typed_name(tiny_site, sshd):
     use_ssh_backup(tiny_site, sshd)
     assert tiny_site.run("create", "small", "web", "--yes").returncode == 0
     before = image(tiny_site, "web", "hosting").stat().st_mtime_ns
-    argv = ["-m", "xenpair", "--config", str(tiny_site.config_path), "create", "small", "web", "--overwrite",
-            "--rebuild-backup", "--no-start"]
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(tiny_site.root))
+    args = ("create", "small", "web", "--overwrite", "--rebuild-backup", "--no-start")
+    child = tiny_site.spawn(*args)
     child.expect("This REBUILDS pair web")
     child.expect(str(image(tiny_site, "web", "hosting").parent))      # exactly what goes, on which host
     child.expect(f"on host root@127.0.0.1:{sshd.port}")
@@ -112,7 +110,7 @@ def test_interactive_rebuild_needs_the_typed_name(tiny_site, sshd):
     child.close()
     assert child.exitstatus == 1 and image(tiny_site, "web", "hosting").stat().st_mtime_ns == before
 
-    child = pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=120, cwd=str(tiny_site.root))
+    child = tiny_site.spawn(*args, timeout=120)
     child.expect("Type the machine name")
     child.send("web\r")
     child.expect("pair web rebuilt")

@@ -17,9 +17,7 @@ Q_CREATE = r"Create these machines\?"
 
 
 def spawn(site, *args: str) -> pexpect.spawn:
-    argv = ["-m", "xenpair", "--config", str(site.config_path), "create", *args]
-    return pexpect.spawn(sys.executable, argv, encoding="utf-8", timeout=60, cwd=str(site.root),
-                         dimensions=(50, 200))
+    return site.spawn("create", *args)
 
 
 def finish(child) -> int:
