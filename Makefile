@@ -46,6 +46,8 @@ lint: venv
 test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar lint
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/pytest
 
+# xenpair's parsed-config cache goes with the rest of the demo, not to ~/.cache
+demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache
 demo: deps venv $(DEMO_DIR)/rootfs-bookworm.tar
 	mkdir -p $(DEMO_DIR)/xen
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml create package1 \

@@ -37,6 +37,8 @@ def pytest_configure(config):
     if os.geteuid() != 0:
         raise pytest.UsageError("the xenpair tests need root (mount namespace, loop devices): run make test")
     SANDBOX = sandbox.enter()
+    # xenpair's parsed-YAML cache (and anything else XDG) stays in the sandbox, for every child too
+    os.environ["XDG_CACHE_HOME"] = str(SANDBOX / "cache")
 
 
 def pytest_unconfigure(config):

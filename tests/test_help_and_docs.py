@@ -79,11 +79,15 @@ print("HEAVY=" + ",".join(m for m in {heavy!r} if m in sys.modules), file=sys.st
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["list"], ["show", "shop"], ["create", "small", "x", "--dry-run"]])
-def test_heavy_modules_only_where_used(tiny_site, argv):
+@pytest.mark.parametrize("argv, heavy", [
+    (["--help"], HEAVY), (["create", "small", "x", "--dry-run"], HEAVY),
+    # list and show print plain text: not even rich
+    (["list"], HEAVY + ("rich",)), (["show", "shop"], HEAVY + ("rich",)),
+])
+def test_heavy_modules_only_where_used(tiny_site, argv, heavy):
     """paramiko and questionary are imported only by the commands that use them (none of these)."""
     from tests.conftest import old_wrapper_registry
     old_wrapper_registry(tiny_site)
     full = ["--config", str(tiny_site.config_path), *argv]
-    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=full, heavy=HEAVY)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", PROBE.format(argv=full, heavy=heavy)], capture_output=True, text=True)
     assert "HEAVY=\n" in r.stderr, r.stderr

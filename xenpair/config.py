@@ -307,11 +307,11 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
     path = config_path(explicit)
     if path is None:
         return Config(), None
-    text, data = _read_yaml(path, "config")
+    data = _read_yaml(path, "config")
     try:
         return Config.model_validate(data), path
     except ValidationError as e:
-        problems = _problems(e, path, _compose(text))
+        problems = _problems(e, path, _compose(path))
         raise ConfigError(f"invalid config {path} ({len(problems)} problem(s)):",
                           details="\n".join("  " + p for p in problems),
                           hint="fix these keys; see docs/configuration.md") from None
@@ -319,20 +319,20 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
 
 def load_packages(config: Config) -> dict[str, Tier]:
     path = config.packages_file or shipped_packages_file()
-    text, data = _read_yaml(path, "packages file")
+    data = _read_yaml(path, "packages file")
     problems: list[str] = []
     tiers: dict[str, Tier] = {}
     root = None
     for name, value in data.items():
         if not isinstance(name, str) or not _TIER.match(name):
-            root = root or _compose(text)
+            root = root or _compose(path)
             problems.append(f"{path}:{_line(root, [name])}: {name}: tier names are letters, digits, "
                             "'_', '.', '-' (at most 63)")
             continue
         try:
             tiers[name] = Tier.model_validate(value)
         except ValidationError as e:
-            root = root or _compose(text)
+            root = root or _compose(path)
             problems.extend(_problems(e, path, root, prefix=[name]))
     if not data:
         problems.append(f"{path}: no tiers defined")
@@ -359,14 +359,20 @@ def _loader():
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _read_yaml(path: Path, what: str) -> tuple[str, dict]:
-    import yaml
+def _read_yaml(path: Path, what: str) -> dict:
+    from xenpair.adapters import yamlcache
 
     try:
+        st = path.stat()
+        data = yamlcache.get(path, st)
+        if data is not None:
+            return data
         text = path.read_text()
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
                           hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
+    import yaml
+
     try:
         data = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as e:
@@ -375,17 +381,21 @@ def _read_yaml(path: Path, what: str) -> tuple[str, dict]:
         raise ConfigError(f"{what} is not valid YAML: {getattr(e, 'problem', e)}", where=where,
                           hint="fix the syntax at that line") from None
     if data is None:
-        return text, {}
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{what} must be a YAML mapping of keys", where=f"{path}:1")
-    return text, data
+    yamlcache.put(path, st, data)
+    return data
 
 
-def _compose(text: str) -> Any:
+def _compose(path: Path) -> Any:
     """The YAML node tree, only needed to name the line of a problem."""
     import yaml
 
-    return yaml.compose(text, Loader=_loader())
+    try:
+        return yaml.compose(path.read_text(), Loader=_loader())
+    except (OSError, yaml.YAMLError):    # changed under us: name no line rather than fail
+        return None
 
 
 def _line(node: Any, loc: list) -> int:
