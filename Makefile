@@ -10,9 +10,9 @@ MIRROR ?= http://deb.debian.org/debian
 # --no-install-recommends: with Recommends, xen-tools pulls in the hypervisor and grub-xen-host,
 # which changes this machine's boot menu.
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
-               libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl
+               libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl shellcheck
 
-.PHONY: all deps venv lint test demo bench clean-demo
+.PHONY: all deps venv lint test aptcache demo bench clean-demo
 all: test
 
 deps:
@@ -43,8 +43,13 @@ $(DEMO_DIR)/rootfs-bookworm.tar: | deps
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench
 
-test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar lint
-	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/pytest
+test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache lint
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar XENPAIR_TEST_APT=$(TEST_CACHE)/apt $(VENV)/bin/pytest
+
+# what apt fetches to install the roles' packages, recorded once (the tests replay it offline);
+# the tool skips the work when its record still matches the rootfs and the package lists
+aptcache: venv $(TEST_CACHE)/bookworm-rootfs.tar
+	$(VENV)/bin/python tests/tools/make-aptcache $(TEST_CACHE)/apt $(TEST_CACHE)/bookworm-rootfs.tar
 
 # xenpair's parsed-config cache goes with the rest of the demo, not to ~/.cache
 demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache

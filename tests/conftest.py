@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 XENPAIR = [sys.executable, "-m", "xenpair"]
 DEFAULT_ROOTFS = "/var/cache/xenpair-test/bookworm-rootfs.tar"
+DEFAULT_APT = "/var/cache/xenpair-test/apt"
 # the guests' apt points at a closed loopback port: builds are offline and never leave 127.0.0.1
 OFFLINE_MIRROR = "--mirror=http://127.0.0.1:9/debian"
 
@@ -105,6 +106,18 @@ class TestSite:
     def popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(XENPAIR + ["--config", str(self.config_path), *args], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
+
+
+@pytest.fixture(scope="session")
+def apt_proxy():
+    """Replays the apt answers recorded once by tests/tools/make-aptcache; anything else is a 404."""
+    from tests.aptproxy import AptProxy
+
+    store = Path(os.environ.get("XENPAIR_TEST_APT", DEFAULT_APT))
+    if not (store / ".complete").is_file():
+        pytest.fail(f"no recorded apt answers in {store}: run 'make test' (tests/tools/make-aptcache)")
+    with AptProxy(store) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")

@@ -171,3 +171,60 @@ def test_demo_config_stays_in_its_folder():
         assert f"{path}/".startswith(demo)
     assert c.backup.host == "local" and x.log_dir == "/var/log/xen-tools"
     assert "--nohosts" in x.extra_args and f"--install-source={demo}rootfs-bookworm.tar" in x.extra_args
+
+
+def test_roles_section_problems_all_at_once(tmp_path):
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        "roles:\n"
+        "  hosting: [base, backup-jail]\n"                     # 2: jail on hosting
+        "  backup: [base, monitoring, firewall]\n"             # 3: unknown role
+        "  smarthost: \"mail;reboot\"\n"                       # 4: ;
+        "  git_name: \"it's me\"\n"                            # 5: quote
+        "  root_alias: \"a@b.de\\nroot: evil\"\n"               # 6: newline
+        "  backup_keys: ['ssh-ed25519 AAAA key`id`']\n"        # 7: backquote
+        "  packages: {hosting: [mc, 'Bad Package']}\n"         # 8: not a package name
+        "  monitoring_servers: [192.168.150.300]\n"            # 9: not an address
+        "  icinga: {objects_dir: etc/icinga}\n"                # 10: relative
+        "xen_create_image:\n"
+        "  extra_args: ['--role=mine', '--roledir=/x']\n"      # 12: xenpair sets these
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    text = str(e.value)
+    for line in [
+        f"{path}:3: roles.backup.2: Input should be 'base', 'monitoring' or 'backup-jail'",
+        f"{path}:4: roles.smarthost: must not contain ';'",
+        f"{path}:5: roles.git_name: must not contain \"'\"",
+        f"{path}:6: roles.root_alias: must not contain '\\n'",
+        f"{path}:7: roles.backup_keys.0: must not contain '`'",
+        f"{path}:8: roles.packages.hosting.1: 'Bad Package' is not a Debian package name",
+        f"{path}:9: roles.monitoring_servers.0:",
+        f"{path}:10: roles.icinga.objects_dir: 'etc/icinga' is not an absolute path",
+        f"{path}:12: xen_create_image.extra_args.0: '--role=mine' sets --role",
+        f"{path}:12: xen_create_image.extra_args.1: '--roledir=/x' sets --roledir",
+    ]:
+        assert line in text, f"missing {line!r} in:\n{text}"
+
+
+@pytest.mark.parametrize(("roles", "message"), [
+    ({"hosting": ["backup-jail"]}, "backup-jail is for backup machines"),
+    ({"backup": ["backup-jail"]}, "backup-jail needs roles.backup_keys"),
+    ({"backup": ["base", "base"]}, "lists a role twice"),
+    ({"backup_dir": "/"}, "backup_dir must not be /"),
+    ({"backup_warn_hours": 50, "backup_crit_hours": 26}, "backup_warn_hours < backup_crit_hours"),
+])
+def test_roles_consistency(tmp_path, roles, message):
+    import yaml
+
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump({"roles": roles}))
+    with pytest.raises(ConfigError) as e:
+        load_config(str(path))
+    assert f"{path}:1: roles: {message}" in str(e.value) or message in str(e.value)
+
+
+def test_roles_default_to_none_and_empty_lists_mean_none():
+    c = Config()
+    assert (c.roles.hosting, c.roles.backup, c.roles.icinga.objects_dir) == ([], [], None)
+    assert c.roles.smarthost == "192.168.150.1" and c.roles.monitoring_servers[0].exploded == "192.168.150.2"

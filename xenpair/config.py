@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from xenpair.config_roles import Roles
 from xenpair.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
@@ -34,7 +35,7 @@ _TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 MANAGED_OPTIONS = (
     "hostname", "ip", "netmask", "gateway", "bridge", "memory", "swap", "noswap", "size",
     "vcpus", "dist", "fs", "pygrub", "nopygrub", "dir", "lvm", "output", "force", "noforce",
-    "hash_method", "verbose", "noverbose",
+    "hash_method", "verbose", "noverbose", "role", "roledir", "role-args",
 )
 # Options that delete guests, leave images mounted or change how the rest is read (reference §6).
 REFUSED_OPTIONS = ("debug", "hooks", "install", "config", "dumpconfig", "help", "manual",
@@ -249,6 +250,7 @@ class Config(_Strict):
     hosting: Side = Side()
     backup: BackupSide = BackupSide()
     xen_create_image: XenCreateImage = XenCreateImage()
+    roles: Roles = Roles()
 
     @model_validator(mode="after")
     def _apart(self) -> "Config":

@@ -16,6 +16,7 @@ from xenpair.cli import create as create_cmd
 from xenpair.cli import destroy as destroy_cmd
 from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
+from xenpair.cli.roles import roles_app
 from xenpair.errors import BadInput, XenpairError
 
 # xenpair uses no pydantic plugins; without this, defining the first model scans every installed
@@ -64,6 +65,7 @@ app.command("destroy")(destroy_cmd.destroy)
 app.add_typer(lifecycle.ip_app, name="ip")
 app.command("start")(lifecycle.start)
 app.command("stop")(lifecycle.stop)
+app.add_typer(roles_app, name="roles")
 
 
 def exit_code(error: BaseException) -> int:

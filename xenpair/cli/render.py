@@ -36,7 +36,8 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
 
     con = _console(stderr=to_stderr)
     s = p["summary"]
-    con.print(f"[bold]Plan: {p['title']}[/] (package {s['tier']}, address number {s['n']})")
+    con.print(f"[bold]Plan: {p['title']}[/]" + (f" (package {s['tier']}, address number {s['n']})"
+                                                 if "tier" in s else ""))
     for role in s.get("kept", []):
         con.print(f"  {role} machine: kept as it is")
     for line in _machine_lines(s.get("machines", {})):
@@ -51,6 +52,11 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
                 con.print(f"   [{role}] overwrites {path}", markup=False)
             for path in cmd.get("deletes", []):
                 con.print(f"   [{role}] deletes {path}", markup=False)
+        for f, state in step.get("files", {}).items():
+            con.print(f"   {f}: {state}", markup=False)
+        for kind, reg in step.get("icinga", {}).items():
+            con.print(f"   [{kind}@{reg['host']}] writes {reg['object']}; adds the machine to "
+                      f"{reg['hostgroup']!r} in {reg['hostgroups']}", markup=False)
         if "cfg_patch" in step:
             for line in step["cfg_patch"]["diff"].splitlines():
                 con.print("   " + line, markup=False)
@@ -122,6 +128,14 @@ def pair_result(r: dict, as_json: bool) -> None:
                   f"{patch['backup']})" if patch["changed"] else patch.get("message", "unchanged")), markup=False)
         for line in patch["diff"].splitlines():
             con.print("  " + line, markup=False)
+    for role, reg in r.get("registered", {}).items():
+        if reg["problem"]:
+            con.print(f"[bold yellow]warning[/]: {role} machine not registered with Icinga on {reg['host']}: "
+                      f"{reg['problem']}", highlight=False)
+        else:
+            con.print(f"{role} machine registered with Icinga on {reg['host']}: {reg['object']}, hostgroup "
+                      f"{reg['hostgroup']!r}" + ("" if reg.get("member_added") else " (already a member)"),
+                      markup=False)
     m = r.get("mail")
     if m:
         if m["sent"]:
@@ -215,3 +229,13 @@ def power(name: str, action: str, outcome: dict, as_json: bool) -> None:
     done = "started" if action == "start" else "stopped"
     for role, problem in outcome.items():
         print(f"{role}: {action} FAILED: {problem}" if problem else f"{role}: {done}")
+
+
+def roles_synced(roles_dir: str, done: dict[str, dict[str, str]], as_json: bool) -> None:
+    if as_json:
+        _json({"dir": roles_dir, "hosts": done})
+        return
+    for host, files in done.items():
+        changed = {f: what for f, what in files.items() if what != "unchanged"}
+        print(f"{host}: {roles_dir}: " + ("all current" if not changed else
+                                          ", ".join(f"{f} {what}" for f, what in changed.items())))

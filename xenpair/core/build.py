@@ -66,6 +66,7 @@ class PairResult:
     kept: list[str] = field(default_factory=list)
     started: dict[str, str | None] = field(default_factory=dict)    # role -> problem, None = started
     cfg_patch: dict | None = None                                    # the external IP's own vif
+    registered: dict[str, dict] = field(default_factory=dict)        # role -> Icinga registration
     mail: dict | None = None                                         # {to, sent, problem}
 
     @property
@@ -87,6 +88,7 @@ class PairResult:
         return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
                 "started": self.started, "cfg_patch": self.cfg_patch, "mail": self.mail,
+                "registered": self.registered,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -196,16 +198,12 @@ def taken_macs(site: Site) -> set[str]:
 
 
 def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]) -> None:
-    """Call right after adding the build step. Before it: the guest role is put in place.
-    After it: the hosting cfg gets the external IP's own vif."""
+    """Call after adding the build step: the hosting cfg gets the external IP's own vif.
+    (The role that puts the IP on eth1 in the guest is synced with the others: core.roles.)"""
     from xenpair.adapters import xencfg
     from xenpair.core import external
-    from xenpair.core.plan import Step
 
     mac = xencfg.new_mac(taken_macs(site))
-    plan.steps.insert(len(plan.steps) - 1, Step(
-        f"install the role {external.ROLE} in {site.config.roles_dir} (puts the external IP on eth1 in the guest)",
-        {"role": f"{site.config.roles_dir}/{external.ROLE}"}, lambda: external.install_role(site)))
 
     def patch() -> PairResult:
         result = outcome["result"]

@@ -102,4 +102,23 @@ def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
                          + (f" ({' '.join(vg.stdout.split()[1:])} free)" if ok else " not found (vgs)")))
     ok = host.run(["test", "-d", x.cfg_dir]).returncode == 0
     out.append(Check(f"{label} cfg_dir", ok, x.cfg_dir + ("" if ok else " does not exist")))
+    out.append(_attempt(f"{label} roles", lambda: _roles(site, host)))
     return out
+
+
+def _roles(site: Site, host) -> str:
+    """Stale or non-executable role files fail (xen-create-image would run old ones, or skip them
+    silently); missing ones do not: create copies them before it builds."""
+    from xenpair.core import roles
+    from xenpair.errors import Failed
+
+    d = site.config.roles_dir
+    state = roles.status(host, d)
+    bad = {f: s for f, s in state.items() if s in ("stale", "mode")}
+    if bad:
+        raise Failed(f"{d}: " + ", ".join(f"{f} {'differs from this xenpair' if s == 'stale' else 'is not 0755'}"
+                                           for f, s in bad.items()) + " — run 'xenpair roles sync'")
+    missing = [f for f, s in state.items() if s == "missing"]
+    if missing:
+        return f"{d}: not there yet ({', '.join(missing)}); create copies them, or run 'xenpair roles sync'"
+    return f"{d}: all {len(state)} role files current"

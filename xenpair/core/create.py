@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xenpair.adapters.registry import Row, Snapshot, now
 from xenpair.config import resolve_tier
-from xenpair.core import external
+from xenpair.core import roles as guest_roles
 from xenpair.core.allocate import address, allocate, host_number
 from xenpair.core.build import (
     ROLES,
@@ -53,7 +53,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         prefix=getattr(cfg, role).prefix, bridge=getattr(cfg, role).bridge,
         gateway=getattr(cfg, role).gateway, size=getattr(tier, role), xci=cfg.xci(role),
         external_ip=ext if role == "hosting" else None,
-        external_role=external.role(site) if ext and role == "hosting" else None) for role in ROLES}
+        roles=guest_roles.for_machine(site.config, role, bool(ext) and role == "hosting")) for role in ROLES}
     rows = {role: Row(role, specs[role].ip, specs[role].fqdn, tier_name,
                       external_ip=str(ext) if (ext and role == "hosting") else "",
                       created=now(), state="reserved") for role in ROLES}
@@ -90,12 +90,14 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
              "(registry: creating, then created or failed)",
              {"commands": {role: {"host": site.hosts[role].name, "argv": specs[role].argv()}
                            for role in ROLES}}, build)
+    guest_roles.add_register_step(plan, site, specs, outcome)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
     if mail:
         add_mail_step(plan, site, fqdns["hosting"], outcome)
     if start:
         add_start_step(plan, site, specs, progress or NoProgress(), outcome)
+    guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan
 
 

@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-import filecmp
-import os
-import shutil
-from importlib import resources
 from pathlib import Path
 
 from xenpair.adapters import xencfg
 from xenpair.core.machines import MachineSpec
 from xenpair.core.site import Site
 from xenpair.errors import Failed
-
-ROLE = "xenpair-external-ip"
-
-
-def role(site: Site) -> tuple[str, str, str]:
-    """(roledir, role, role-args) for xen-create-image: the role puts the second IP on eth1."""
-    ext = site.config.external
-    return site.config.roles_dir, ROLE, f"{ext.netmask} {ext.gateway or '-'}"
-
-
-def install_role(site: Site) -> str:
-    """Copy the shipped role script into roles_dir on the hosting dom0 (only if it changed), 0755."""
-    src = Path(str(resources.files("xenpair") / "roles" / ROLE))
-    dest = Path(site.config.roles_dir) / ROLE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if not dest.exists() or not filecmp.cmp(src, dest, shallow=False):
-        shutil.copyfile(src, dest)
-    os.chmod(dest, 0o755)
-    if not os.access(dest, os.X_OK):       # xen-create-image skips a role it cannot execute, silently
-        raise Failed(f"the role {dest} is not executable", hint=f"check the file system of {dest.parent} (noexec?)")
-    return str(dest)
 
 
 def predicted_patch(spec: MachineSpec, site: Site, mac: str) -> str:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING
 
 from xenpair.config import Machine, XenCreateImage
+
+if TYPE_CHECKING:
+    from xenpair.core.roles import RoleRun
 
 
 @dataclass(frozen=True)
@@ -20,8 +24,8 @@ class MachineSpec:
     xci: XenCreateImage
     external_ip: IPv4Address | None = None
     force: bool = False
-    # (roledir, role, role-args): the role that moves the external IP onto eth1 in the guest
-    external_role: tuple[str, str, str] | None = None
+    # the role scripts run in the guest (the external IP's, the site's) and their environment
+    roles: RoleRun | None = None
 
     @property
     def ips(self) -> list[IPv4Address]:
@@ -43,7 +47,8 @@ class MachineSpec:
 
     def argv(self) -> list[str]:
         x, s = self.xci, self.size
-        argv = [x.command, f"--hostname={self.fqdn}"]
+        argv = self.roles.argv_prefix() if self.roles else []
+        argv += [x.command, f"--hostname={self.fqdn}"]
         argv += [f"--ip={ip}" for ip in self.ips]
         argv.append(f"--netmask={self.prefix.netmask}")
         if self.gateway:
@@ -57,9 +62,8 @@ class MachineSpec:
         argv += [x.storage.option, f"--output={x.cfg_dir}", "--hash_method=sha512", "--verbose"]
         if self.force:
             argv.append("--force")
-        if self.external_role and self.external_ip:
-            roledir, role, args = self.external_role
-            argv += [f"--roledir={roledir}", f"--role={role}", f"--role-args={args}"]
+        if self.roles:
+            argv += self.roles.options()
         return argv + list(x.extra_args)
 
     def describe(self) -> dict:
@@ -67,4 +71,5 @@ class MachineSpec:
                 "external_ip": str(self.external_ip) if self.external_ip else None,
                 "ram_mb": self.size.ram_mb, "vcpus": self.size.vcpus, "disk_gb": self.size.disk_gb,
                 "swap_mb": self.size.swap, "bridge": self.bridge,
-                "gateway": str(self.gateway) if self.gateway else None, "cfg": self.cfg_path}
+                "gateway": str(self.gateway) if self.gateway else None, "cfg": self.cfg_path,
+                "roles": list(self.roles.names) if self.roles else []}

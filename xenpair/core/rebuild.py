@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 
 from xenpair.adapters import toolstack
 from xenpair.config import resolve_tier
-from xenpair.core import external
+from xenpair.core import roles as guest_roles
 from xenpair.core.build import (
     ROLES,
     NoProgress,
@@ -53,7 +53,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     for role in roles:
         spec = replace(machine_spec(site, pair, role), size=getattr(tier, role), force=True,
                        external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
-                       external_role=external.role(site) if role == "hosting" and ext else None)
+                       roles=guest_roles.for_machine(site.config, role, role == "hosting" and bool(ext)))
         refuse_building(site, spec)
         doomed[role] = ready_to_build(site, spec)
         specs[role] = spec
@@ -95,10 +95,12 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
              + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
              {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
                            for r in roles}}, build)
+    guest_roles.add_register_step(plan, site, specs, outcome)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
     if mail:
         add_mail_step(plan, site, specs["hosting"].fqdn, outcome)
     if start:
         add_start_step(plan, site, specs, shown, outcome)
+    guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan

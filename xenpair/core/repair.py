@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 
 from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import Row, now
-from xenpair.core import external
+from xenpair.core import roles as guest_roles
 from xenpair.core.allocate import address
 from xenpair.core.build import (
     ROLES,
@@ -52,7 +52,7 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
                            ip=address(side.prefix, pair.n), prefix=side.prefix, bridge=side.bridge,
                            gateway=side.gateway, size=getattr(tier, role), xci=cfg.xci(role),
                            external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
-                           external_role=external.role(site) if role == "hosting" and ext else None)
+                           roles=guest_roles.for_machine(site.config, role, role == "hosting" and bool(ext)))
         leftovers[role] = _check_host(site, spec)
         # what is there belongs to this pair (the registry reserved it): --force rebuilds over it
         specs[role] = replace(spec, force=bool(leftovers[role]))
@@ -90,10 +90,12 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
              + (f"; keep the {' and '.join(kept)} machine" if kept else ""),
              {"commands": {r: {"host": site.hosts[r].name, "argv": s.argv(), "overwrites": leftovers[r]}
                            for r, s in specs.items()}}, build)
+    guest_roles.add_register_step(plan, site, specs, outcome)
     if "hosting" in specs and specs["hosting"].external_ip:
         add_external_ip_steps(plan, site, specs["hosting"], outcome)
     if mail:
         add_mail_step(plan, site, pair.hosting.name if pair.hosting else f"{name}.{cfg.hosting.domain}", outcome)
+    guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan
 
 

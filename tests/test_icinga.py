@@ -1,0 +1,96 @@
+"""dom0 registration on sample Icinga files: host object, first members line after the hostgroup only."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_ssh import host as ssh_host
+from xenpair.adapters import icinga
+from xenpair.adapters.hosts import LocalHost
+from xenpair.config import Config
+from xenpair.core import roles
+from xenpair.core.machines import MachineSpec
+
+HOSTGROUPS = """\
+# hostgroups_icinga.cfg (sample)
+define hostgroup {
+    hostgroup_name  hosting-servers
+    alias           hosting servers
+    members         web1.hosting.example.de   ; first customers
+}
+
+define hostgroup {
+    hostgroup_name  backup-servers
+    alias           backup servers
+    members         web1.backup.example.de,web2.backup.example.de
+}
+
+define hostgroup {
+    hostgroup_name  more-backup-servers
+    alias           more backup servers
+    members         old.backup.example.de
+}
+"""
+
+
+def test_first_members_line_after_the_hostgroup_only():
+    new = icinga.add_member(HOSTGROUPS, "backup servers", "shop.backup.example.de")
+    assert new.replace("web2.backup.example.de,shop.backup.example.de", "web2.backup.example.de") == HOSTGROUPS
+    assert "old.backup.example.de\n" in new                                # the later group is untouched
+    assert icinga.add_member(new, "backup servers", "shop.backup.example.de") == new      # idempotent
+    hosting = icinga.add_member(HOSTGROUPS, "hosting servers", "shop.hosting.example.de")
+    assert "members         web1.hosting.example.de,shop.hosting.example.de   ; first customers\n" in hosting
+
+
+@pytest.mark.parametrize("text", ["define hostgroup {\n alias other\n members a\n}\n",
+                                  "# backup servers\n"])
+def test_no_such_hostgroup_or_no_members_line(text):
+    assert icinga.add_member(text, "backup servers", "x") is None
+
+
+def test_an_empty_members_line_gets_the_name_without_a_comma():
+    assert icinga.add_member("alias backup servers\nmembers\n", "backup servers", "x") == \
+        "alias backup servers\nmembers x\n"
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_register_writes_object_and_member_idempotently_with_bak(where, sshd, tmp_path):
+    d = tmp_path / "icinga"
+    d.mkdir()
+    (d / "hostgroups_icinga.cfg").write_text(HOSTGROUPS)
+    config = Config.model_validate({"roles": {"icinga": {"objects_dir": str(d)}, "hosting": ["monitoring"],
+                                              "backup": ["monitoring"]}})
+    host = LocalHost() if where == "local" else ssh_host(sshd)
+
+    class Site:                                   # the two things register() uses of a site
+        hosts = {"backup": host}
+    Site.config = config
+    spec = MachineSpec(role="backup", fqdn="shop.backup.example.de", ip="192.168.30.9", prefix=None,
+                       bridge="xenbr1", gateway=None, size=None, xci=config.xci("backup"),
+                       roles=roles.for_machine(config, "backup", False))
+    where_ = roles.registrations(Site, {"backup": spec})["backup"]
+    assert where_["hostgroup"] == "backup servers"
+    done = roles.register(Site, spec, where_)
+    assert done["problem"] is None and done["member_added"]
+    obj = (d / "shop.backup.example.de_icinga.cfg").read_text()
+    assert "host_name  shop.backup.example.de\n" in obj and "address    192.168.30.9\n" in obj
+    assert "use        generic-host\n" in obj
+    assert (d / "hostgroups_icinga.cfg.bak").read_text() == HOSTGROUPS
+    after = (d / "hostgroups_icinga.cfg").read_text()
+    assert "web2.backup.example.de,shop.backup.example.de\n" in after
+    again = roles.register(Site, spec, where_)
+    assert again["member_added"] is False and (d / "hostgroups_icinga.cfg").read_text() == after
+    assert (d / "hostgroups_icinga.cfg.bak").read_text() == HOSTGROUPS      # not overwritten by a no-op
+    (d / "hostgroups_icinga.cfg").write_text("nothing here\n")
+    assert "no hostgroup 'backup servers'" in roles.register(Site, spec, where_)["problem"]
+    if where == "ssh":
+        host.close()
+
+
+def test_no_objects_dir_no_registration():
+    config = Config.model_validate({"roles": {"hosting": ["monitoring"]}})
+
+    class Site:
+        pass
+    Site.config = config
+    assert roles.registrations(Site, {}) == {}
