@@ -113,3 +113,36 @@ def test_esc_at_the_prompt_exits_130(tiny_site):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130 and len(guest_files(tiny_site, "esc", "hosting")) == 2
+
+
+def test_destroy_unregisters_from_icinga(ssh_site, tmp_path):
+    """A pair registered with Icinga (files as the monitoring role's registration leaves them):
+    destroy --keep-backup takes the hosting machine out, later destroy the backup machine too."""
+    from tests.test_icinga import HOSTGROUPS
+    from xenpair.adapters import icinga
+
+    assert ssh_site.run("create", "small", "mon", "--yes").returncode == 0
+    d = tmp_path / "icinga"
+    d.mkdir()
+    groups = icinga.add_member(HOSTGROUPS, "hosting servers", "mon.hosting.example.de")
+    groups = icinga.add_member(groups, "backup servers", "mon.backup.example.de")
+    (d / "hostgroups_icinga.cfg").write_text(groups)
+    for kind in ("hosting", "backup"):
+        (d / f"mon.{kind}.example.de_icinga.cfg").write_text(icinga.host_object(f"mon.{kind}.example.de", "x", "t"))
+    ssh_site.config["roles"] = {"icinga": {"objects_dir": str(d)}}
+    ssh_site.write_config()
+
+    dry = ssh_site.run("destroy", "mon", "--keep-backup", "--dry-run")
+    assert "unregister mon.hosting.example.de from Icinga on host local" in dry.stdout
+    assert "unregister mon.backup" not in dry.stdout
+    assert (d / "mon.hosting.example.de_icinga.cfg").exists()
+    r = ssh_site.run("destroy", "mon", "--yes", "--keep-backup")
+    assert r.returncode == 0, r.stderr
+    assert not (d / "mon.hosting.example.de_icinga.cfg").exists()
+    assert (d / "mon.backup.example.de_icinga.cfg").exists()
+    assert "mon.hosting" not in (d / "hostgroups_icinga.cfg").read_text()
+    assert (d / "hostgroups_icinga.cfg.bak").read_text() == groups
+    r = ssh_site.run("destroy", "mon", "--yes")                            # the backup machine, over SSH
+    assert r.returncode == 0, r.stderr
+    assert not (d / "mon.backup.example.de_icinga.cfg").exists()
+    assert (d / "hostgroups_icinga.cfg").read_text() == HOSTGROUPS

@@ -94,3 +94,12 @@ def test_no_objects_dir_no_registration():
         pass
     Site.config = config
     assert roles.registrations(Site, {}) == {}
+
+
+def test_remove_member_from_every_members_line():
+    text = icinga.add_member(HOSTGROUPS, "backup servers", "shop.backup.example.de")
+    text = icinga.add_member(text, "more backup servers", "shop.backup.example.de")
+    assert icinga.remove_member(text, "shop.backup.example.de") == HOSTGROUPS
+    assert icinga.remove_member(HOSTGROUPS, "nobody") == HOSTGROUPS
+    only = "alias backup servers\n    members shop.backup.example.de ; last one\n"
+    assert icinga.remove_member(only, "shop.backup.example.de") == "alias backup servers\n    members ; last one\n"

@@ -44,3 +44,20 @@ def add_member(text: str, hostgroup: str, name: str) -> str | None:
         lines[i] = f"{m['lead']}{gap}{value}{m['tail']}" + lines[i][len(body):]
         return "".join(lines)
     return None
+
+
+def remove_member(text: str, name: str) -> str:
+    """name taken out of every `members` line (Icinga refuses a config whose hostgroup names a host
+    that has no object any more). Lines without it stay byte for byte."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        m = _MEMBERS.match(body)
+        if not m or not m["value"]:
+            continue
+        members = [x.strip() for x in m["value"].split(",")]
+        if name not in members:
+            continue
+        kept = ",".join(x for x in members if x and x != name)
+        lines[i] = f"{m['lead']}{m['gap'] if kept else ''}{kept}{m['tail']}" + line[len(body):]
+    return "".join(lines)

@@ -55,8 +55,12 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
         for f, state in step.get("files", {}).items():
             con.print(f"   {f}: {state}", markup=False)
         for kind, reg in step.get("icinga", {}).items():
-            con.print(f"   [{kind}@{reg['host']}] writes {reg['object']}; adds the machine to "
-                      f"{reg['hostgroup']!r} in {reg['hostgroups']}", markup=False)
+            if reg.get("remove"):
+                con.print(f"   [{kind}@{reg['host']}] deletes {reg['object']}; takes the machine out of every "
+                          f"members line in {reg['hostgroups']}", markup=False)
+            else:
+                con.print(f"   [{kind}@{reg['host']}] writes {reg['object']}; adds the machine to "
+                          f"{reg['hostgroup']!r} in {reg['hostgroups']}", markup=False)
         if "cfg_patch" in step:
             for line in step["cfg_patch"]["diff"].splitlines():
                 con.print("   " + line, markup=False)

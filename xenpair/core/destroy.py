@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from xenpair.core import roles as guest_roles
 from xenpair.core.build import ROLES
 from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.machines import MachineSpec
@@ -59,6 +60,7 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
         plan.add(f"delete {specs[role].fqdn} on host {site.hosts[role].name}",
                  {"commands": {role: {"host": site.hosts[role].name, "argv": _delete_argv(specs[role]),
                                       "deletes": doomed[role]}}}, delete(role))
+    guest_roles.add_unregister_steps(plan, site, specs)
     plan.add("mark the hosting machine destroyed in the registry (backup kept)" if keep_backup else
              f"remove the pair's rows from the registry (address number {pair.n} is free again)",
              {"change": "hosting row: state destroyed" if keep_backup else "both rows removed"}, forget)

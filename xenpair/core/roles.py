@@ -211,3 +211,31 @@ def plan_sync(site: Site):
         plan.add(f"{name}: " + (f"copy {', '.join(todo)}" if todo else "nothing to do, all current"),
                  {"host": name, "files": current[name]}, lambda host=host, name=name: (name, sync(host, roles_dir)))
     return plan
+
+
+def add_unregister_steps(plan, site: Site, specs: dict) -> None:
+    """destroy: for each machine with an Icinga host object on its dom0, remove the object and
+    the machine's name from the hostgroups' members (.bak kept). Nothing when not configured."""
+    icinga = site.config.roles.icinga
+    if icinga.objects_dir is None:
+        return
+    for kind, spec in specs.items():
+        host = site.hosts[kind]
+        obj = f"{icinga.objects_dir}/{spec.fqdn}_icinga.cfg"
+        if files.read(host, obj) is None:
+            continue
+        groups = f"{icinga.objects_dir}/{icinga.hostgroups_file}"
+
+        def run(host=host, obj=obj, groups=groups, fqdn=spec.fqdn) -> None:
+            from xenpair.adapters import icinga as icinga_files
+
+            text = files.read(host, groups)
+            if text is not None:
+                new = icinga_files.remove_member(text, fqdn)
+                if new != text:
+                    files.write(host, groups, new, backup=True)
+            host.run(["rm", "-f", "--", obj])
+
+        plan.add(f"unregister {spec.fqdn} from Icinga on host {host.name}",
+                 {"icinga": {kind: {"host": host.name, "object": obj, "hostgroups": groups, "remove": True}}},
+                 run)
