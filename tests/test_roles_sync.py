@@ -105,3 +105,15 @@ def test_no_roles_no_env_and_no_sync(tiny_site):
     cmds = next(s for s in plan["steps"] if "commands" in s)["commands"]
     assert all(c["argv"][0] == "xen-create-image" and not any("--role" in a for a in c["argv"])
                for c in cmds.values())
+
+
+def test_human_plan_names_the_roles_and_the_sync(tiny_site):
+    tiny_site.config["roles"] = ROLES_ON
+    tiny_site.write_config()
+    r = tiny_site.run("create", "small", "shop", "--no-external-ip", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"1. sync the role scripts to {tiny_site.root / 'roles'} on local" in r.stdout
+    assert "roles base, monitoring, backup-jail" in r.stdout and "roles base, monitoring\n" in r.stdout
+    assert "--role=base,monitoring,backup-jail" in r.stdout
+    r = tiny_site.run("roles", "sync", "--dry-run")
+    assert r.returncode == 0 and "local: copy base, monitoring" in r.stdout and "base: missing" in r.stdout

@@ -24,7 +24,8 @@ def _machine_lines(machines: dict[str, dict]) -> list[str]:
     for role, m in machines.items():
         ips = m["ip"] + (f", {m['external_ip']} (external)" if m.get("external_ip") else "")
         out.append(f"  {role:<8} {m['fqdn']} on {m.get('host', 'local')}: {m['ram_mb']} MB RAM, "
-                   f"{m['vcpus']} vCPU(s), {m['disk_gb']} GB disk, {m['swap_mb']} MB swap; IPs {ips}")
+                   f"{m['vcpus']} vCPU(s), {m['disk_gb']} GB disk, {m['swap_mb']} MB swap; IPs {ips}"
+                   + (f"; roles {', '.join(m['roles'])}" if m.get("roles") else ""))
     return out
 
 
