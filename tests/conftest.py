@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ def pytest_configure(config):
     if os.geteuid() != 0:
         raise pytest.UsageError("the xenpair tests need root (mount namespace, loop devices): run make test")
     SANDBOX = sandbox.enter()
+    # A shell that starts pytest in the background (`make test &`) ignores SIGINT, and children
+    # inherit an ignored signal: the Ctrl-C tests would then test nothing. Handled signals are
+    # reset on exec, so this gives every child the terminal's behaviour back.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # xenpair's parsed-YAML cache (and anything else XDG) stays in the sandbox, for every child too
     os.environ["XDG_CACHE_HOME"] = str(SANDBOX / "cache")
 

@@ -117,3 +117,16 @@ def test_human_plan_names_the_roles_and_the_sync(tiny_site):
     assert "--role=base,monitoring,backup-jail" in r.stdout
     r = tiny_site.run("roles", "sync", "--dry-run")
     assert r.returncode == 0 and "local: copy base, monitoring" in r.stdout and "base: missing" in r.stdout
+
+
+def test_overwrite_and_repair_plans_carry_the_roles_too(tiny_site):
+    assert tiny_site.run("create", "small", "shop", "--no-external-ip", "--yes", "--no-start").returncode == 0
+    tiny_site.config["roles"] = ROLES_ON
+    tiny_site.write_config()
+    r = tiny_site.run("create", "small", "shop", "--overwrite", "--rebuild-backup", "--dry-run", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)["plan"]
+    assert "roles_sync" in plan["steps"][0]
+    cmds = next(s for s in plan["steps"] if "commands" in s)["commands"]
+    assert "--role=base,monitoring" in cmds["hosting"]["argv"] and "--force" in cmds["hosting"]["argv"]
+    assert "--role=base,monitoring,backup-jail" in cmds["backup"]["argv"]
