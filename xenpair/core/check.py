@@ -120,5 +120,6 @@ def _roles(site: Site, host) -> str:
                                            for f, s in bad.items()) + " — run 'xenpair roles sync'")
     missing = [f for f, s in state.items() if s == "missing"]
     if missing:
-        return f"{d}: not there yet ({', '.join(missing)}); create copies them, or run 'xenpair roles sync'"
+        return (f"{d}: not there yet ({', '.join(missing)}); 'xenpair roles sync' copies them "
+                "(create does too, when a machine gets roles)")
     return f"{d}: all {len(state)} role files current"
