@@ -1,4 +1,5 @@
-"""The test process's private mount namespace, so no test touches this machine's Xen state.
+"""The test process's private mount and network namespaces: no test touches this machine's Xen
+state, and no test traffic leaves 127.0.0.0/8.
 
 Inside it, sandbox directories are bind-mounted over /etc/xen, /var/log/xen-tools and
 /etc/hosts, and a copy of /usr/share/xen-tools that adds one distribution, `xenpairtiny`,
@@ -16,14 +17,12 @@ import tempfile
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 COVERED = ("/etc/xen", "/var/log/xen-tools", "/etc/hosts")
 TINY_DIST = "xenpairtiny"
 TINY_HOOKS = ("40-setup-networking", "50-setup-hostname", "90-make-fstab")
-
-
-def in_private_namespace() -> bool:
-    return os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
 
 
 _CREATED: list[str] = []
@@ -35,8 +34,12 @@ def enter() -> Path:
     Returns the sandbox directory. Children (xenpair, xen-create-image, sshd) inherit it.
     """
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS) != 0:
-        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed: the tests need root")
+    # A network namespace of its own, with only a loopback interface: no test, and nothing a
+    # test starts (xen-create-image, a guest's apt, sshd), can reach beyond 127.0.0.0/8 even by
+    # mistake.
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS | CLONE_NEWNET) failed: the tests need root")
+    _loopback_up()
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "making / private failed")
     box = Path(tempfile.mkdtemp(prefix="xenpair-test-"))
@@ -57,6 +60,15 @@ def enter() -> Path:
         os.symlink(f"../debian.d/{hook}", share / f"{TINY_DIST}.d" / hook)
     _bind(share, "/usr/share/xen-tools")
     return box
+
+
+def _loopback_up() -> None:
+    import fcntl
+    import socket
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
 
 
 def leave() -> None:
