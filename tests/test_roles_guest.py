@@ -210,3 +210,20 @@ def test_restic_backup_over_sftp_and_the_age_check(guest, jail_sshd, backup_key)
         os.utime(f, (old, old))
     r = guestroot.chroot(root, *check)
     assert (r.returncode, r.stdout.split(" - ")[0]) == (1, "BACKUP WARNING"), r.stdout
+
+
+def test_an_interactive_login_mails_root(guest):
+    """The profile script as a login shell runs it (PS1 set); the mail really reaches the root's exim
+    queue (the smarthost is unreachable here, so it stays queued)."""
+    root, _, _ = guest
+    r = guestroot.chroot(root, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "PS1=# ",
+                         "SSH_CLIENT=192.0.2.7 50000 22", "sh", "-c", ". /etc/profile.d/xenpair-login-mail.sh; wait",
+                         timeout=60)
+    assert r.returncode == 0, r.stderr
+    headers = "".join(p.read_text(errors="replace") for p in (root / "var/spool/exim4/input").glob("*-H"))
+    assert "shell login of root from 192.0.2.7" in headers
+    assert "root@" in guestroot.chroot(root, "exim4", "-bp").stdout
+    # a non-interactive shell (ssh host command, cron) sends nothing
+    before = len(list((root / "var/spool/exim4/input").glob("*-H")))
+    guestroot.chroot(root, "env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", ". /etc/profile.d/xenpair-login-mail.sh")
+    assert len(list((root / "var/spool/exim4/input").glob("*-H"))) == before
