@@ -1,10 +1,10 @@
 """The test process's private mount and network namespaces: no test touches this machine's Xen
 state, and no test traffic leaves 127.0.0.0/8.
 
-Inside it, sandbox directories are bind-mounted over /etc/xen, /var/log/xen-tools and
-/etc/hosts, and a copy of /usr/share/xen-tools that adds one distribution, `xenpairtiny`,
-whose hooks are the real networking, hostname and fstab hooks only (for fast builds from a
-tiny hand-made rootfs). `bookworm` keeps all the real hooks.
+Inside it, sandbox directories are bind-mounted over /etc/xen and /var/log/xen-tools, copies
+over /etc/hosts, /etc/resolv.conf and /etc/shadow, and a copy of /usr/share/xen-tools that adds
+one distribution, `xenpairtiny`, whose hooks are the real networking, hostname and fstab hooks
+only (for fast builds from a tiny hand-made rootfs). `bookworm` keeps all the real hooks.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ CLONE_NEWNET = 0x40000000
 SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 MS_REC, MS_PRIVATE = 0x4000, 0x40000
 COVERED = ("/etc/xen", "/var/log/xen-tools", "/etc/hosts")
+# files covered by a copy of themselves: xen-create-image 4.9 has been seen to move the dom0's
+# resolv.conf away (after a SIGINT), and the same path would write the dom0's /etc/shadow
+COPIED = ("/etc/hosts", "/etc/resolv.conf", "/etc/shadow")
 TINY_DIST = "xenpairtiny"
 TINY_HOOKS = ("40-setup-networking", "50-setup-hostname", "90-make-fstab")
 
@@ -43,10 +46,14 @@ def enter() -> Path:
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "making / private failed")
     box = Path(tempfile.mkdtemp(prefix="xenpair-test-"))
-    for target in COVERED:
+    for target in COVERED + COPIED[1:]:
         src = box / target.strip("/").replace("/", "_")
-        if target == "/etc/hosts":
-            shutil.copy("/etc/hosts", src)
+        if target in COPIED:
+            if not os.path.exists(target):
+                continue
+            shutil.copy2(target, src)
+            st = os.stat(target)
+            os.chown(src, st.st_uid, st.st_gid)
         else:
             src.mkdir()
             if not os.path.isdir(target):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from xenpair.adapters.hosts import LocalHost, release_mounts
@@ -47,3 +49,20 @@ def test_release_mounts_of_a_half_built_guest(tmp_path):
     loops = subprocess.run(["losetup", "-n", "-O", "BACK-FILE", "-l"], capture_output=True, text=True).stdout
     assert str(img) not in loops
     assert release_mounts(LocalHost(), [str(guest)]) == []          # nothing left: a no-op
+
+
+def test_stopping_a_build_never_sends_sigint(tmp_path):
+    """xen-create-image 4.9 goes on with the dom0's / as guest root after SIGINT: xenpair stops
+    builds with SIGTERM (then SIGKILL). A real process group that records what it gets."""
+    got = tmp_path / "signals"
+    script = (f'trap "echo INT >>{got}" INT; trap "echo TERM >>{got}; exit 143" TERM; '
+              f'echo ready >>{got}; while :; do sleep 0.1; done')
+    host = LocalHost(stop_grace=5.0)
+    t = threading.Thread(target=host.run, args=(["sh", "-c", script],))
+    t.start()
+    deadline = time.monotonic() + 10
+    while not (got.exists() and "ready" in got.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    host.terminate_all()
+    t.join(timeout=20)
+    assert got.read_text().split() == ["ready", "TERM"]

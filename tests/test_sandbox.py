@@ -17,4 +17,6 @@ def test_nothing_beyond_loopback_is_reachable():
 def test_the_real_xen_state_is_covered():
     mounted = {line.split()[4] for line in open("/proc/self/mountinfo")}
     assert {"/etc/xen", "/var/log/xen-tools", "/etc/hosts", "/usr/share/xen-tools"} <= mounted
+    for path in ("/etc/resolv.conf", "/etc/shadow"):
+        assert path in mounted or not os.path.exists(path)
     assert os.path.realpath("/etc/xen") == "/etc/xen"

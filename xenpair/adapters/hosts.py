@@ -28,8 +28,8 @@ class LocalHost:
     name = "local"
     remote = False
 
-    def __init__(self, stop_grace: float = 60.0) -> None:
-        self.stop_grace = stop_grace      # how long xen-create-image gets to clean up after SIGINT
+    def __init__(self, stop_grace: float = 10.0) -> None:
+        self.stop_grace = stop_grace      # how long the group gets after SIGTERM before SIGKILL
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
 
@@ -129,13 +129,16 @@ def release_mounts(host, storage: list[str]) -> list[str]:
 
 
 def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """Stop the child's whole process group, politely first.
+    """Stop the child's whole process group: SIGTERM, then SIGKILL; each step waits for every
+    process of the group, not just the one we started.
 
-    xen-create-image traps SIGINT: it unmounts the guest image, then fails and removes the
-    half-built guest itself (xen-delete-image). SIGTERM and SIGKILL are only the fallbacks, and
-    each step waits for every process of the group, not just the one we started.
+    Never SIGINT: xen-create-image 4.9's SIGINT handler unmounts the guest, sets its mount point
+    to undef and *returns*, so the build goes on with "" as the guest root — it moves the dom0's
+    own /etc/resolv.conf away, bind-mounts /proc on /proc, and may rewrite the root password in
+    the dom0's /etc/shadow (seen here: the resolv.conf). SIGTERM has no handler: the group just
+    dies, and the caller releases the mounts it leaves (release_mounts).
     """
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:

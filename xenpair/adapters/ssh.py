@@ -4,8 +4,8 @@
   refused with its SHA256 fingerprint and how to accept it.
 * Commands are argv lists joined with shlex.join. Each runs in its own process group
   (`setsid -w`), whose id it reports first on stderr, so a Ctrl-C or a timeout can stop the
-  whole remote build the same way as a local one: SIGINT (xen-create-image cleans up), then
-  SIGTERM, then SIGKILL.
+  whole remote build the same way as a local one: SIGTERM, then SIGKILL (never SIGINT, which
+  makes xen-create-image 4.9 go on with the dom0's / as the guest root: see hosts._stop).
 * Connecting starts in the background as soon as the host object exists, so it overlaps the
   local work; the first command waits for it.
 """
@@ -37,7 +37,7 @@ class _UnknownHostKey(Exception):
 class SshHost:
     remote = True
 
-    def __init__(self, target: SshTarget, settings: SshSettings, stop_grace: float = 60.0):
+    def __init__(self, target: SshTarget, settings: SshSettings, stop_grace: float = 10.0):
         self.target = target
         self.settings = settings
         self.stop_grace = stop_grace
@@ -155,7 +155,7 @@ class SshHost:
             self._stop_group(pgid)
 
     def _stop_group(self, pgid: int) -> None:
-        for sig, wait in (("INT", self.stop_grace), ("TERM", 10.0), ("KILL", 5.0)):
+        for sig, wait in (("TERM", self.stop_grace), ("KILL", 5.0)):     # never INT: see hosts._stop
             self._exec(["kill", f"-{sig}", "--", f"-{pgid}"])
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:

@@ -109,7 +109,11 @@ def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],
             try:
                 results = {role: f.result() for role, f in futures.items()}
             except BaseException:
-                site.terminate_all()
+                site.terminate_all()        # returns once every build's process group is gone
+                pool.shutdown(wait=True)
+                # a build can die between its own mount and our look at the mounts: look again now
+                for role, spec in specs.items():
+                    release_mounts(site.hosts[role], spec.storage_paths)
                 set_state(site, name, set(specs), "failed")
                 raise
         set_state(site, name, {r for r, res in results.items() if res.ok}, "created")
