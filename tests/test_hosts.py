@@ -25,7 +25,7 @@ def test_argv_is_never_a_shell_string(tmp_path):
 
 
 def test_timeout_stops_the_whole_process_group():
-    # the background sleep ignores SIGINT (sh does that for `&` jobs): SIGTERM after the grace
+    # the background sleep is in the group too: SIGTERM reaches it as well
     r = LocalHost(stop_grace=1.0).run(["sh", "-c", "sleep 30 & sleep 30; wait"], timeout=0.5)
     assert r.timed_out and r.elapsed < 20
     assert subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True).stdout == b""
