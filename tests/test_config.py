@@ -213,6 +213,7 @@ def test_roles_section_problems_all_at_once(tmp_path):
     ({"backup": ["base", "base"]}, "lists a role twice"),
     ({"backup_dir": "/"}, "backup_dir must not be /"),
     ({"backup_warn_hours": 50, "backup_crit_hours": 26}, "backup_warn_hours < backup_crit_hours"),
+    ({"icinga": {"hostgroups_file": "../hostgroups.cfg"}}, "'../hostgroups.cfg' is not a file name"),
 ])
 def test_roles_consistency(tmp_path, roles, message):
     import yaml

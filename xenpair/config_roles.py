@@ -22,6 +22,7 @@ _LOCALE = re.compile(r"[A-Za-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[a-z]+)?\Z")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
 _MAIL = re.compile(r"[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?\Z")
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*\Z")
+_FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\Z")
 
 
 def _safe(v: str) -> str:
@@ -49,6 +50,7 @@ Locale = Annotated[str, AfterValidator(_matching(_LOCALE, "a locale such as en_U
 User = Annotated[str, AfterValidator(_matching(_USER, "a user name"))]
 MailAddress = Annotated[str, AfterValidator(_matching(_MAIL, "a mail address (user or user@domain)"))]
 AbsPath = Annotated[str, AfterValidator(_matching(_PATH, "an absolute path of letters, digits and . _ / -"))]
+FileName = Annotated[str, AfterValidator(_matching(_FILENAME, "a file name (no directory)"))]
 Role = Literal["base", "monitoring", "backup-jail"]
 
 BASE_PACKAGES = ["logwatch", "apticron", "fail2ban", "sysnews", "chrony", "plocate", "mc", "unp", "bzip2",
@@ -61,7 +63,7 @@ class Icinga(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     objects_dir: AbsPath | None = None           # e.g. /etc/icinga/objects; None: no registration
-    hostgroups_file: Safe = "hostgroups_icinga.cfg"
+    hostgroups_file: FileName = "hostgroups_icinga.cfg"
     hosting_hostgroup: Safe = "hosting servers"
     backup_hostgroup: Safe = "backup servers"
     host_template: Safe = "generic-host"
