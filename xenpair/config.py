@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from xenpair.config_roles import Roles
+from xenpair.config_roles import AbsPath, Roles
 from xenpair.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
@@ -242,7 +242,7 @@ class RegistryPaths(_Strict):
 class Config(_Strict):
     packages_file: Path | None = None
     log_dir: str = "/var/log/xenpair"
-    roles_dir: str = "/var/lib/xenpair/roles"
+    roles_dir: AbsPath = "/var/lib/xenpair/roles"     # xen-tools runs roles through a shell string
     toolstack: str = "xl"
     external: External = External()
     mail: Mail = Mail()
