@@ -214,6 +214,10 @@ def test_roles_section_problems_all_at_once(tmp_path):
     ({"backup_dir": "/"}, "backup_dir must not be /"),
     ({"backup_warn_hours": 50, "backup_crit_hours": 26}, "backup_warn_hours < backup_crit_hours"),
     ({"icinga": {"hostgroups_file": "../hostgroups.cfg"}}, "'../hostgroups.cfg' is not a file name"),
+    ({"nrpe_checks": {"check_backup": "check_file_age /x"}}, "check_backup is the monitoring role's own"),
+    ({"nrpe_checks": {"load": "check_load"}}, "'load' is not an nrpe command name"),
+    ({"nrpe_checks": {"check_x": "/bin/rm -rf /"}}, "is not a plugin and its arguments"),
+    ({"nrpe_checks": {"check_x": "check_dummy 0; reboot"}}, "must not contain ';'"),
 ])
 def test_roles_consistency(tmp_path, roles, message):
     import yaml

@@ -22,6 +22,8 @@ _LOCALE = re.compile(r"[A-Za-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[a-z]+)?\Z")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
 _MAIL = re.compile(r"[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?\Z")
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*\Z")
+_CHECK_NAME = re.compile(r"check_[a-z0-9_]+\Z")
+_PLUGIN_CALL = re.compile(r"check_[a-z0-9_]+( [^ ].*)?\Z")
 _FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\Z")
 
 
@@ -52,6 +54,21 @@ MailAddress = Annotated[str, AfterValidator(_matching(_MAIL, "a mail address (us
 AbsPath = Annotated[str, AfterValidator(_matching(_PATH, "an absolute path of letters, digits and . _ / -"))]
 FileName = Annotated[str, AfterValidator(_matching(_FILENAME, "a file name (no directory)"))]
 Role = Literal["base", "monitoring", "backup-jail"]
+CheckName = Annotated[str, AfterValidator(_matching(_CHECK_NAME, "an nrpe command name such as check_load"))]
+PluginCall = Annotated[str, AfterValidator(_matching(_PLUGIN_CALL, "a plugin and its arguments, e.g. "
+                                                                   "'check_load -w 15,10,5 -c 30,25,20'"))]
+
+# the old hook's nrpe checks; ntp: check_ntp_time against chrony (which the role lets answer locally)
+NRPE_CHECKS = {
+    "check_users": "check_users -w 5 -c 10",
+    "check_load": "check_load -w 15,10,5 -c 30,25,20",
+    "check_zombie_procs": "check_procs -w 5 -c 10 -s Z",
+    "check_total_procs": "check_procs -w 200 -c 250",
+    "check_all_disks": "check_disk -w 20% -c 10% -X tmpfs -X devtmpfs",
+    "check_ssh": "check_ssh localhost",
+    "check_smtp": "check_smtp -H localhost",
+    "check_ntp": "check_ntp_time -H 127.0.0.1 -w 0.5 -c 1",
+}
 
 BASE_PACKAGES = ["logwatch", "apticron", "fail2ban", "sysnews", "chrony", "plocate", "mc", "unp", "bzip2",
                  "etckeeper", "git", "bsd-mailx"]
@@ -92,6 +109,7 @@ class Roles(BaseModel):
     monitoring_packages: list[Package] = ["munin-node", "nagios-nrpe-server", "monitoring-plugins-basic",
                                           "exim4", "rkhunter"]
     monitoring_servers: list[IPv4Address] = [IPv4Address("192.168.150.2")]
+    nrpe_checks: dict[CheckName, PluginCall] = NRPE_CHECKS
     smarthost: Host = "192.168.150.1"
     mail_domain: Host = "example.de"
     # backup-jail
@@ -114,6 +132,9 @@ class Roles(BaseModel):
         if "backup-jail" in self.backup and not self.backup_keys:
             raise ValueError("backup-jail needs roles.backup_keys: the hosting dom0's public key(s) "
                              "that may log in to the SFTP jail")
+        if "check_backup" in self.nrpe_checks:
+            raise ValueError("nrpe_checks: check_backup is the monitoring role's own (backup machines with "
+                             "backup-jail); use backup_warn_hours / backup_crit_hours")
         if self.backup_dir == "/":
             raise ValueError("backup_dir must not be /")
         if not 0 < self.backup_warn_hours < self.backup_crit_hours:

@@ -52,6 +52,7 @@ def for_machine(cfg: Config, kind: str, external_ip: bool) -> RoleRun | None:
     if "monitoring" in names:
         env.update(XENPAIR_MONITORING_PACKAGES=" ".join(r.monitoring_packages),
                    XENPAIR_MONITORING_SERVERS=" ".join(str(s) for s in r.monitoring_servers),
+                   XENPAIR_NRPE_CHECKS="\n".join(f"{k}={v}" for k, v in r.nrpe_checks.items()),
                    XENPAIR_SMARTHOST=r.smarthost, XENPAIR_MAIL_DOMAIN=r.mail_domain,
                    XENPAIR_BACKUP_REPO=f"{r.backup_dir.rstrip('/')}/repo" if jail else "",
                    XENPAIR_BACKUP_WARN_HOURS=str(r.backup_warn_hours),
