@@ -11,8 +11,9 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-from xenpair.adapters import files
+from xenpair.adapters import files, icinga
 from xenpair.config import Config
+from xenpair.core.plan import Plan, Step
 from xenpair.core.site import Site
 from xenpair.errors import Failed
 
@@ -126,31 +127,29 @@ def add_sync_step(plan, site: Site, specs: dict) -> None:
     def sync_all() -> dict:
         return {name: sync(host, roles_dir) for name, host in hosts.items()}
 
-    plan.steps.insert(0, _step(f"sync the role scripts to {roles_dir} on {', '.join(hosts)} (changed files only, "
+    plan.steps.insert(0, Step(f"sync the role scripts to {roles_dir} on {', '.join(hosts)} (changed files only, "
                                "0755)", {"roles_sync": {"dir": roles_dir, "hosts": list(hosts)}}, sync_all))
 
 
 def registrations(site: Site, specs: dict) -> dict[str, dict]:
     """kind -> what registering that machine with Icinga writes, for the machines that get it:
     an Icinga objects_dir is configured and the machine runs the monitoring role."""
-    icinga = site.config.roles.icinga
-    if icinga.objects_dir is None:
+    conf = site.config.roles.icinga
+    if conf.objects_dir is None:
         return {}
     out = {}
     for kind, spec in specs.items():
         if spec.roles is None or "monitoring" not in spec.roles.names:
             continue
         out[kind] = {"host": site.hosts[kind].name,
-                     "object": f"{icinga.objects_dir}/{spec.fqdn}_icinga.cfg",
-                     "hostgroups": f"{icinga.objects_dir}/{icinga.hostgroups_file}",
-                     "hostgroup": getattr(icinga, f"{kind}_hostgroup")}
+                     "object": f"{conf.objects_dir}/{spec.fqdn}_icinga.cfg",
+                     "hostgroups": f"{conf.objects_dir}/{conf.hostgroups_file}",
+                     "hostgroup": getattr(conf, f"{kind}_hostgroup")}
     return out
 
 
 def register(site: Site, spec, where: dict) -> dict:
     """Write the host object and add the machine to its hostgroup on its dom0; idempotent, .bak kept."""
-    from xenpair.adapters import icinga
-
     host = site.hosts[spec.role]
     obj = icinga.host_object(spec.fqdn, str(spec.ip), site.config.roles.icinga.host_template)
     done = {**where, "problem": None}
@@ -190,16 +189,8 @@ def add_register_step(plan, site: Site, specs: dict, outcome: dict) -> None:
              {"icinga": todo}, run)
 
 
-def _step(title, detail, action):
-    from xenpair.core.plan import Step
-
-    return Step(title, detail, action)
-
-
 def plan_sync(site: Site):
     """`xenpair roles sync`: the role files on both dom0s (once if they are the same host)."""
-    from xenpair.core.plan import Plan
-
     roles_dir = site.config.roles_dir
     hosts = {}
     for kind in ("hosting", "backup"):
@@ -217,22 +208,20 @@ def plan_sync(site: Site):
 def add_unregister_steps(plan, site: Site, specs: dict) -> None:
     """destroy: for each machine with an Icinga host object on its dom0, remove the object and
     the machine's name from the hostgroups' members (.bak kept). Nothing when not configured."""
-    icinga = site.config.roles.icinga
-    if icinga.objects_dir is None:
+    conf = site.config.roles.icinga
+    if conf.objects_dir is None:
         return
     for kind, spec in specs.items():
         host = site.hosts[kind]
-        obj = f"{icinga.objects_dir}/{spec.fqdn}_icinga.cfg"
+        obj = f"{conf.objects_dir}/{spec.fqdn}_icinga.cfg"
         if files.read(host, obj) is None:
             continue
-        groups = f"{icinga.objects_dir}/{icinga.hostgroups_file}"
+        groups = f"{conf.objects_dir}/{conf.hostgroups_file}"
 
         def run(host=host, obj=obj, groups=groups, fqdn=spec.fqdn) -> None:
-            from xenpair.adapters import icinga as icinga_files
-
             text = files.read(host, groups)
             if text is not None:
-                new = icinga_files.remove_member(text, fqdn)
+                new = icinga.remove_member(text, fqdn)
                 if new != text:
                     files.write(host, groups, new, backup=True)
             host.run(["rm", "-f", "--", obj])
