@@ -59,9 +59,10 @@ demo: deps venv $(DEMO_DIR)/rootfs-bookworm.tar
 	  demo$$(date +%Y%m%d%H%M%S) --yes --no-mail
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml list
 
-bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar
+bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/startup.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/pair.py
+	$(VENV)/bin/python bench/roles.py --rootfs $(TEST_CACHE)/bookworm-rootfs.tar --apt $(TEST_CACHE)/apt
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -26,8 +26,14 @@ def unpack(tar: Path, root: Path) -> None:
 
 
 def release(root: Path) -> None:
+    """Unmount /dev and /proc from the root; raise if anything is still mounted below it, so that
+    nobody deletes the tree while the host's /dev is bound into it."""
     for sub in ("dev", "proc"):
         subprocess.run(["umount", "--recursive", "--lazy", str(root / sub)], check=False)
+    prefix = str(root).rstrip("/") + "/"
+    left = [line.split()[4] for line in open("/proc/self/mountinfo") if line.split()[4].startswith(prefix)]
+    if left:
+        raise RuntimeError(f"still mounted below {root}: {left}; do not delete it")
 
 
 def setup_apt(root: Path, proxy_url: str, log: Path) -> None:
