@@ -35,7 +35,8 @@ def backup_key(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory, real_rootfs, apt_proxy, backup_key):
-    """(root, config, log): a backup machine's root after the roles base, monitoring, backup-jail."""
+    """(root, config, log, run_roles): a backup machine's root after the roles base, monitoring,
+    backup-jail; run_roles() runs them all once more."""
     base = tmp_path_factory.mktemp("guest")
     root, log = base / "root", base / "roles.log"
     cfg = Config.model_validate({"roles": {
@@ -49,24 +50,28 @@ def guest(tmp_path_factory, real_rootfs, apt_proxy, backup_key):
     try:
         guestroot.setup_apt(root, apt_proxy.url, log)
         env = dict(run.env, hostname=HOSTNAME, ip1=IP)
-        for name in run.names:
-            r = guestroot.run_role(base / "roles", name, root, env, log)
-            assert r.returncode == 0, f"role {name} failed:\n" + log.read_text()[-3000:]
-        assert apt_proxy.misses == [], "apt asked for something not recorded: re-run tests/tools/make-aptcache"
-        yield root, cfg, log
+
+        def run_roles() -> None:
+            for name in run.names:
+                r = guestroot.run_role(base / "roles", name, root, env, log)
+                assert r.returncode == 0, f"role {name} failed:\n" + log.read_text()[-3000:]
+            assert apt_proxy.misses == [], "apt asked for something not recorded: re-run tests/tools/make-aptcache"
+
+        run_roles()
+        yield root, cfg, log, run_roles
     finally:
         guestroot.release(root)
 
 
 def test_packages_of_all_three_roles_are_installed(guest):
-    root, cfg, _ = guest
+    root, cfg, _, _ = guest
     r = cfg.roles
     wanted = [*r.packages.backup, *r.monitoring_packages, *r.backup_packages, "sudo"]
     assert [p for p in wanted if not guestroot.installed(root, p)] == []
 
 
 def test_base(guest):
-    root, _, log = guest
+    root, _, log, _ = guest
     assert "LANG=en_US.UTF-8" in (root / "etc/default/locale").read_text()
     assert "en_US.utf8" in guestroot.chroot(root, "locale", "-a").stdout.split()
     assert "root: admins@example.de" in (root / "etc/aliases").read_text().splitlines()
@@ -81,7 +86,7 @@ def test_base(guest):
 
 
 def test_monitoring(guest):
-    root, _, _ = guest
+    root, _, _, _ = guest
     munin = (root / "etc/munin/munin-node.conf").read_text().splitlines()
     assert f"host_name {HOSTNAME}" in munin
     assert "cidr_allow 192.168.150.2/32" in munin and "cidr_allow 192.168.150.3/32" in munin
@@ -110,7 +115,7 @@ def test_monitoring(guest):
 
 
 def test_backup_jail_tree_and_sshd_config(guest, backup_key):
-    root, _, _ = guest
+    root, _, _, _ = guest
     pw = next(x for x in (root / "etc/passwd").read_text().splitlines() if x.startswith("backupuser:"))
     uid, gid, home, shell = pw.split(":")[2], pw.split(":")[3], pw.split(":")[5], pw.split(":")[6]
     assert (home, shell) == ("/backup", "/usr/sbin/nologin")
@@ -141,7 +146,7 @@ def free_port() -> int:
 @pytest.fixture
 def jail_sshd(guest):
     """That root's own sshd, chrooted, on 127.0.0.1 (the backup machine as it would run)."""
-    root, _, _ = guest
+    root, _, _, _ = guest
     (root / "run/sshd").mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(["chroot", str(root), "/usr/sbin/sshd", "-D", "-e", "-p", str(port),
@@ -185,7 +190,7 @@ def test_sftp_works_and_is_confined(guest, jail_sshd, backup_key):
 
 
 def test_restic_backup_over_sftp_and_the_age_check(guest, jail_sshd, backup_key):
-    root, _, _ = guest
+    root, _, _, _ = guest
     port, known = jail_sshd
     inside = root / "root/.ssh/id_backup"
     inside.write_bytes(backup_key.read_bytes())
@@ -219,7 +224,7 @@ def test_restic_backup_over_sftp_and_the_age_check(guest, jail_sshd, backup_key)
 def test_an_interactive_login_mails_root(guest):
     """The profile script as a login shell runs it (PS1 set); the mail really reaches the root's exim
     queue (the smarthost is unreachable here, so it stays queued)."""
-    root, _, _ = guest
+    root, _, _, _ = guest
     r = guestroot.chroot(root, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "PS1=# ",
                          "SSH_CLIENT=192.0.2.7 50000 22", "sh", "-c", ". /etc/profile.d/xenpair-login-mail.sh; wait",
                          timeout=60)
@@ -231,3 +236,16 @@ def test_an_interactive_login_mails_root(guest):
     before = len(list((root / "var/spool/exim4/input").glob("*-H")))
     guestroot.chroot(root, "env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", ". /etc/profile.d/xenpair-login-mail.sh")
     assert len(list((root / "var/spool/exim4/input").glob("*-H"))) == before
+
+
+def test_running_the_roles_again_changes_nothing(guest):
+    """A rebuild or repair runs them on a fresh root, but a role must not depend on that."""
+    root, _, _, run_roles = guest
+    files = ["etc/aliases", "etc/locale.gen", "etc/default/locale", "etc/munin/munin-node.conf",
+             "etc/nagios/nrpe_local.cfg", "etc/exim4/update-exim4.conf.conf", "etc/rkhunter.conf.local",
+             "etc/ssh/sshd_config", "etc/ssh/sshd_config.d/xenpair-backup-jail.conf", "backup/.ssh/authorized_keys",
+             "etc/passwd", "etc/sudoers.d/xenpair-check-backup", "root/.gitconfig"]
+    before = {f: (root / f).read_bytes() for f in files}
+    run_roles()
+    assert {f: (root / f).read_bytes() for f in files} == before
+    assert guestroot.chroot(root, "/usr/sbin/sshd", "-t").returncode == 0
