@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from xenpair.core import roles
 from xenpair.core.build import ROLES
 from xenpair.core.site import Site, open_site
-from xenpair.errors import XenpairError
+from xenpair.errors import Failed, XenpairError
 
 
 @dataclass
@@ -109,9 +110,6 @@ def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
 def _roles(site: Site, host) -> str:
     """Stale or non-executable role files fail (xen-create-image would run old ones, or skip them
     silently); missing ones do not: create copies them before it builds."""
-    from xenpair.core import roles
-    from xenpair.errors import Failed
-
     d = site.config.roles_dir
     state = roles.status(host, d)
     bad = {f: s for f, s in state.items() if s in ("stale", "mode")}
