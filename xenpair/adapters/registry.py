@@ -21,6 +21,7 @@ from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
+from xenpair.adapters import atomic
 from xenpair.errors import Failed, RegistryError
 
 STATES = ("reserved", "creating", "created", "failed", "destroyed")
@@ -348,7 +349,7 @@ class Registry:
             for kind in ("backup", "hosting"):
                 f = snap.files[kind]
                 if f.changed:
-                    _atomic_write(f.path, f.render())
+                    atomic.write(f.path, f.render())
                     f.changed, f.exists = False, True
 
 
@@ -376,27 +377,3 @@ def _flock(csv: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -9,13 +9,12 @@ over the whole file (the old wrapper's broken `sed` is the cautionary tale).
 from __future__ import annotations
 
 import difflib
-import os
 import random
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from xenpair.adapters import atomic
 from xenpair.errors import BadInput
 
 _TOKEN = re.compile(r"""
@@ -174,14 +173,5 @@ def diff(old: str, new: str, path: str) -> str:
 
 
 def write_with_backup(path: str, new: str) -> None:
-    """Keep the original as <cfg>.bak (once), replace the file atomically."""
-    bak = path + ".bak"
-    if not os.path.exists(bak):
-        shutil.copy2(path, bak)
-    tmp = f"{path}.xenpair.tmp"
-    with open(tmp, "w") as out:
-        out.write(new)
-        out.flush()
-        os.fsync(out.fileno())
-    shutil.copymode(path, tmp)
-    os.replace(tmp, path)
+    """Replace the cfg atomically; <cfg>.bak is the file as it was before this change."""
+    atomic.write(path, new, backup=True)
