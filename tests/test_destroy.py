@@ -124,8 +124,8 @@ def test_destroy_unregisters_from_icinga(ssh_site, tmp_path):
     assert ssh_site.run("create", "small", "mon", "--yes").returncode == 0
     d = tmp_path / "icinga"
     d.mkdir()
-    groups = icinga.add_member(HOSTGROUPS, "hosting servers", "mon.hosting.example.de")
-    groups = icinga.add_member(groups, "backup servers", "mon.backup.example.de")
+    groups = icinga.add_member(HOSTGROUPS, "hosting-servers", "mon.hosting.example.de")
+    groups = icinga.add_member(groups, "backup-servers", "mon.backup.example.de")
     (d / "hostgroups_icinga.cfg").write_text(groups)
     for kind in ("hosting", "backup"):
         (d / f"mon.{kind}.example.de_icinga.cfg").write_text(icinga.host_object(f"mon.{kind}.example.de", "x", "t"))

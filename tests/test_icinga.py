@@ -33,24 +33,46 @@ define hostgroup {
 """
 
 
-def test_first_members_line_after_the_hostgroup_only():
-    new = icinga.add_member(HOSTGROUPS, "backup servers", "shop.backup.example.de")
+def test_only_the_block_with_that_hostgroup_name():
+    new = icinga.add_member(HOSTGROUPS, "backup-servers", "shop.backup.example.de")
     assert new.replace("web2.backup.example.de,shop.backup.example.de", "web2.backup.example.de") == HOSTGROUPS
     assert "old.backup.example.de\n" in new                                # the later group is untouched
-    assert icinga.add_member(new, "backup servers", "shop.backup.example.de") == new      # idempotent
-    hosting = icinga.add_member(HOSTGROUPS, "hosting servers", "shop.hosting.example.de")
+    assert icinga.add_member(new, "backup-servers", "shop.backup.example.de") == new      # idempotent
+    hosting = icinga.add_member(HOSTGROUPS, "hosting-servers", "shop.hosting.example.de")
     assert "members         web1.hosting.example.de,shop.hosting.example.de   ; first customers\n" in hosting
 
 
-@pytest.mark.parametrize("text", ["define hostgroup {\n alias other\n members a\n}\n",
-                                  "# backup servers\n"])
-def test_no_such_hostgroup_or_no_members_line(text):
-    assert icinga.add_member(text, "backup servers", "x") is None
+def test_a_similar_group_defined_first_is_not_edited():
+    """Issue 10 item 5: the old substring match took 'more-backup-servers' (or its alias) first."""
+    text = HOSTGROUPS.split("\n\n")
+    swapped = "\n\n".join([text[0].split("define")[0] + text[2].rstrip("\n"), text[1], "define" +
+                            text[0].split("define")[1]]) + "\n"
+    new = icinga.add_member(swapped, "backup-servers", "x.backup.example.de")
+    assert "members         old.backup.example.de\n" in new
+    assert "members         web1.backup.example.de,web2.backup.example.de,x.backup.example.de\n" in new
+
+
+def test_a_group_without_members_gets_a_members_line():
+    text = ("define hostgroup {\n    hostgroup_name  backup-servers\n    alias  backup servers\n}\n\n"
+            "define hostgroup{\n    hostgroup_name  other\n    members  a.example.de\n}\n")
+    new = icinga.add_member(text, "backup-servers", "x.backup.example.de")
+    assert new == text.replace("    alias  backup servers\n}", "    alias  backup servers\n"
+                               "    members         x.backup.example.de\n}")
+    assert icinga.add_member(new, "backup-servers", "x.backup.example.de") == new
+    assert icinga.remove_member(new, "a.example.de").endswith("    members\n}\n")
+
+
+@pytest.mark.parametrize("text", ["define hostgroup {\n alias backup-servers\n members a\n}\n",
+                                  "# hostgroup_name backup-servers\n",
+                                  "define hostgroup {\n hostgroup_name backup-servers-old\n members a\n}\n",
+                                  "define host {\n hostgroup_name backup-servers\n members a\n}\n"])
+def test_no_such_hostgroup(text):
+    assert icinga.add_member(text, "backup-servers", "x") is None
 
 
 def test_an_empty_members_line_gets_the_name_without_a_comma():
-    assert icinga.add_member("alias backup servers\nmembers\n", "backup servers", "x") == \
-        "alias backup servers\nmembers x\n"
+    assert icinga.add_member("define hostgroup {\nhostgroup_name b\nmembers\n}\n", "b", "x") == \
+        "define hostgroup {\nhostgroup_name b\nmembers x\n}\n"
 
 
 @pytest.mark.parametrize("where", ["local", "ssh"])
@@ -69,7 +91,7 @@ def test_register_writes_object_and_member_idempotently_with_bak(where, sshd, tm
                        bridge="xenbr1", gateway=None, size=None, xci=config.xci("backup"),
                        roles=roles.for_machine(config, "backup", False))
     where_ = roles.registrations(Site, {"backup": spec})["backup"]
-    assert where_["hostgroup"] == "backup servers"
+    assert where_["hostgroup"] == "backup-servers"
     done = roles.register(Site, spec, where_)
     assert done["problem"] is None and done["member_added"]
     obj = (d / "shop.backup.example.de_icinga.cfg").read_text()
@@ -82,7 +104,7 @@ def test_register_writes_object_and_member_idempotently_with_bak(where, sshd, tm
     assert again["member_added"] is False and (d / "hostgroups_icinga.cfg").read_text() == after
     assert (d / "hostgroups_icinga.cfg.bak").read_text() == HOSTGROUPS      # not overwritten by a no-op
     (d / "hostgroups_icinga.cfg").write_text("nothing here\n")
-    assert "no hostgroup 'backup servers'" in roles.register(Site, spec, where_)["problem"]
+    assert "no hostgroup with hostgroup_name 'backup-servers'" in roles.register(Site, spec, where_)["problem"]
     if where == "ssh":
         host.close()
 
@@ -97,9 +119,34 @@ def test_no_objects_dir_no_registration():
 
 
 def test_remove_member_from_every_members_line():
-    text = icinga.add_member(HOSTGROUPS, "backup servers", "shop.backup.example.de")
-    text = icinga.add_member(text, "more backup servers", "shop.backup.example.de")
+    text = icinga.add_member(HOSTGROUPS, "backup-servers", "shop.backup.example.de")
+    text = icinga.add_member(text, "more-backup-servers", "shop.backup.example.de")
     assert icinga.remove_member(text, "shop.backup.example.de") == HOSTGROUPS
     assert icinga.remove_member(HOSTGROUPS, "nobody") == HOSTGROUPS
-    only = "alias backup servers\n    members shop.backup.example.de ; last one\n"
-    assert icinga.remove_member(only, "shop.backup.example.de") == "alias backup servers\n    members ; last one\n"
+    only = "define hostgroup {\n hostgroup_name b\n    members shop.backup.example.de ; last one\n}\n"
+    assert icinga.remove_member(only, "shop.backup.example.de") == only.replace(" shop.backup.example.de ", " ")
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_a_large_hostgroups_file_goes_through_stdin(where, sshd, tmp_path):
+    """Issue 10 item 2: a 150 KB hostgroups file was one argv item ('Argument list too long')."""
+    from xenpair.adapters import files
+
+    big = HOSTGROUPS + "".join(f"define hostgroup {{\n    hostgroup_name  g{i}\n    members  h{i}.example.de\n}}\n"
+                               for i in range(2500))
+    assert len(big) > 150_000
+    host = LocalHost() if where == "local" else ssh_host(sshd)
+    path = tmp_path / "sub" / "hostgroups_icinga.cfg"
+    files.write(host, str(path), big)
+    assert path.read_text() == big and files.read(host, str(path)) == big
+    files.write(host, str(path), big + "# two\n", backup=True)
+    assert path.with_name(path.name + ".bak").read_text() == big
+    files.write(host, str(path), big + "# three\n", backup=True)
+    assert path.with_name(path.name + ".bak").read_text() == big + "# two\n"     # the version before, every time
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []  # no temp file left
+    link = tmp_path / "link.cfg"
+    link.symlink_to(path)
+    files.write(host, str(link), "through\n")
+    assert link.is_symlink() and path.read_text() == "through\n"
+    if where == "ssh":
+        host.close()

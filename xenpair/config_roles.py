@@ -81,8 +81,8 @@ class Icinga(BaseModel):
 
     objects_dir: AbsPath | None = None           # e.g. /etc/icinga/objects; None: no registration
     hostgroups_file: FileName = "hostgroups_icinga.cfg"
-    hosting_hostgroup: Safe = "hosting servers"
-    backup_hostgroup: Safe = "backup servers"
+    hosting_hostgroup: Safe = "hosting-servers"    # a hostgroup_name, matched exactly
+    backup_hostgroup: Safe = "backup-servers"
     host_template: Safe = "generic-host"
 
 

@@ -1,17 +1,29 @@
-"""Small files on a dom0 (this one or the backup dom0 over SSH), through host.run argv only.
+"""Small files on a dom0 (this one, or the backup dom0 over SSH): read, write atomically, look at.
 
-The same code for both kinds of host: the content travels as one argv item (shlex.join
-quotes it on the SSH side), is written to a temporary file beside the target and renamed
-over it, so a reader never sees half a file.
+On this host, write() is adapters.atomic.write. On another host the same rules are kept by a
+short script whose data comes on stdin (never as an argv item: a large file would not fit in
+one): a temporary file beside the target, fsync, mode, rename over it, fsync of the folder;
+PATH.bak (on request) is the file as it was before this change; a symlink is written through.
 """
 
 from __future__ import annotations
 
+import os
+
+from xenpair.adapters import atomic
 from xenpair.errors import Failed
 
-_WRITE = ('set -e; umask 077; d=$(dirname "$2"); mkdir -p "$d"; t=$(mktemp "$2.xenpair.XXXXXX"); '
-          'printf "%s" "$1" >"$t"; chmod "$3" "$t"; '
-          'if [ "$4" = backup ] && [ -e "$2" ]; then cp -p "$2" "$2.bak"; fi; mv -f "$t" "$2"')
+_WRITE = r"""set -e
+umask 077
+p=$(readlink -m -- "$1"); d=$(dirname -- "$p"); mkdir -p -- "$d"
+t=$(mktemp -- "$d/.xenpair.XXXXXXXXXX"); b=""
+trap 'rm -f -- "$t" ${b:+"$b"}' EXIT
+cat >"$t"; chmod -- "$2" "$t"; sync -- "$t"
+if [ "$3" = backup ] && [ -e "$p" ]; then
+  b=$(mktemp -- "$d/.xenpair.XXXXXXXXXX"); cp -p -- "$p" "$b"; sync -- "$b"; mv -f -- "$b" "$p.bak"; b=""
+fi
+mv -f -- "$t" "$p"; trap - EXIT; sync -- "$d"
+"""
 _STATE = ('d=$1; shift; for n; do f=$d/$n; if [ -f "$f" ]; then '
           'echo "$(sha256sum <"$f" | cut -d" " -f1) $(stat -c %a "$f") $([ -x "$f" ] && echo x || echo -)"; '
           'else echo "- - -"; fi; done')
@@ -27,12 +39,21 @@ def read(host, path: str) -> str | None:
     return r.stdout
 
 
-def write(host, path: str, text: str, mode: str = "0644", backup: bool = False) -> None:
+def write(host, path: str, text: str | bytes, mode: str = "0644", backup: bool = False) -> None:
     """Replace path atomically with text (mode as octal digits); keep path.bak first if asked."""
-    r = host.run(["sh", "-c", _WRITE, "sh", text, path, mode, "backup" if backup else "-"])
+    hint = "check that xenpair runs as root there and the file system is writable"
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if not host.remote:
+        try:
+            os.makedirs(os.path.dirname(os.path.realpath(path)), mode=0o700, exist_ok=True)
+            atomic.write(path, data, mode=int(mode, 8), backup=backup)
+        except OSError as e:
+            raise Failed(f"cannot write {path} on {host.name}: {e.strerror}", hint=hint) from None
+        return
+    r = host.run(["sh", "-c", _WRITE, "sh", path, mode, "backup" if backup else "-"], input=data)
     if r.returncode != 0:
         raise Failed(f"cannot write {path} on {host.name}: {r.stderr.strip() or f'exit {r.returncode}'}",
-                     hint="check that xenpair runs as root there and the file system is writable")
+                     hint=hint)
 
 
 def state(host, directory: str, names: list[str]) -> dict[str, tuple[str | None, str | None, bool]]:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from xenpair.errors import Failed
+
 LineHandler = Callable[[str, str], None]   # (stream name, line without newline)
 
 
@@ -43,16 +45,21 @@ class LocalHost:
         return self.which(command), {p: self.exists(p) for p in paths}
 
     def run(self, argv: list[str], timeout: float | None = None,
-            on_line: LineHandler | None = None) -> RunResult:
+            on_line: LineHandler | None = None, input: bytes | None = None) -> RunResult:
         """Run argv, collecting (and optionally streaming) stdout and stderr line by line.
 
+        INPUT, if given, is the child's stdin (how file contents travel: never as argv).
         The child gets its own session, so a Ctrl-C on the terminal reaches xenpair only;
         xenpair then stops its children with terminate_all().
         """
         start = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, errors="replace",
-                                start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, errors="replace",
+                                    start_new_session=True)
+        except OSError as e:          # missing command, E2BIG, EACCES, ...: never a traceback
+            raise cannot_start(self.name, argv, e.strerror or str(e)) from None
         with self._lock:
             self._procs.add(proc)
         out: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -63,8 +70,17 @@ class LocalHost:
                 if on_line:
                     on_line(name, line.rstrip("\n"))
 
+        def feed() -> None:
+            try:
+                proc.stdin.buffer.write(input)
+                proc.stdin.close()
+            except BrokenPipeError:       # the child did not read it all: its exit code says why
+                pass
+
         readers = [threading.Thread(target=pump, args=(proc.stdout, "stdout"), daemon=True),
                    threading.Thread(target=pump, args=(proc.stderr, "stderr"), daemon=True)]
+        if input is not None:
+            readers.append(threading.Thread(target=feed, daemon=True))
         for t in readers:
             t.start()
         timed_out = False
@@ -86,6 +102,13 @@ class LocalHost:
             procs = list(self._procs)
         for proc in procs:
             _stop(proc, self.stop_grace)
+
+
+def cannot_start(host: str, argv: list[str], reason: str) -> Failed:
+    """The error for a command that could not be started at all on HOST."""
+    shown = " ".join(argv[:3]) + (" ..." if len(argv) > 3 else "")
+    return Failed(f"cannot run {argv[0]!r} on host {host}: {reason}", where=f"host {host}: {shown[:200]}",
+                  hint="check that the command is installed there and the path in the config is right")
 
 
 def probe_script(command: str, paths: list[str]) -> list[str]:

@@ -19,13 +19,17 @@ import socket
 import threading
 import time
 
-from xenpair.adapters.hosts import LineHandler, RunResult, probe_script
+from xenpair.adapters.hosts import LineHandler, RunResult, cannot_start, probe_script
 from xenpair.config import SshSettings, SshTarget
 from xenpair.errors import Failed
 
 _PGID_TAG = "xenpair-pgid "
-# report the process group id, then become the command (the group leader is this sh)
-_WRAP = ["setsid", "-w", "sh", "-c", f'echo "{_PGID_TAG}$$" >&2; exec "$@"', "xenpair"]
+_NOT_FOUND_TAG = "xenpair-not-found"
+# report the process group id, then become the command (the group leader is this sh); a command
+# that is not there is said so apart from a command's own exit 127 (xen-create-image uses 127)
+_WRAP = ["setsid", "-w", "sh", "-c",
+         f'command -v "$1" >/dev/null 2>&1 || {{ echo {_NOT_FOUND_TAG} >&2; exit 127; }}; '
+         f'echo "{_PGID_TAG}$$" >&2; exec "$@"', "xenpair"]
 
 
 class _UnknownHostKey(Exception):
@@ -144,9 +148,14 @@ class SshHost:
         return (lines[0] or None) if lines else None, {p: v == "1" for p, v in zip(paths, lines[1:], strict=False)}
 
     def run(self, argv: list[str], timeout: float | None = None,
-            on_line: LineHandler | None = None) -> RunResult:
-        """Run argv in its own process group; stream its lines; stop the group on timeout."""
-        return self._exec(_WRAP + list(argv), timeout or self.settings.command_timeout, on_line, track=True)
+            on_line: LineHandler | None = None, input: bytes | None = None) -> RunResult:
+        """Run argv in its own process group; stream its lines; stop the group on timeout.
+        INPUT, if given, is the command's stdin."""
+        r = self._exec(_WRAP + list(argv), timeout or self.settings.command_timeout, on_line, track=True,
+                       input=input)
+        if r.returncode == 127 and r.stderr.startswith(_NOT_FOUND_TAG):
+            raise cannot_start(self.name, list(argv), "command not found")
+        return r
 
     def terminate_all(self) -> None:
         with self._lock:
@@ -164,10 +173,12 @@ class SshHost:
                 time.sleep(0.2)
 
     def _exec(self, argv: list[str], timeout: float | None = 60.0, on_line: LineHandler | None = None,
-              track: bool = False) -> RunResult:
+              track: bool = False, input: bytes | None = None) -> RunResult:
         start = time.monotonic()
         chan = self.client().get_transport().open_session(timeout=self.settings.connect_timeout)
         chan.exec_command(shlex.join(argv))
+        if input:
+            chan.sendall(input)
         chan.shutdown_write()
         out: dict[str, list[str]] = {"stdout": [], "stderr": []}
         partial = {"stdout": b"", "stderr": b""}
