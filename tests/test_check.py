@@ -20,14 +20,14 @@ def test_good_site_with_backup_over_ssh(ssh_site, sshd):
     assert set(got) == {"config", "packages", "registry", "registry consistent", "pairs complete",
                         "hosting dom0 (local) root", "hosting dom0 (local) xen-create-image",
                         "hosting dom0 (local) storage", "hosting dom0 (local) cfg_dir",
-                        "hosting dom0 (local) roles",
+                        "hosting dom0 (local) roles", "hosting dom0 (local) toolstack",
                         f"{backup} ssh", f"{backup} root", f"{backup} xen-create-image",
-                        f"{backup} storage", f"{backup} cfg_dir", f"{backup} roles"}
+                        f"{backup} storage", f"{backup} cfg_dir", f"{backup} roles", f"{backup} toolstack"}
     assert got[f"{backup} xen-create-image"]["detail"] == "xen-create-image release 4.9.2"
     assert got[f"{backup} ssh"]["detail"].startswith("logged in; host key ssh-ed25519 SHA256:")
     assert got["registry"]["detail"].startswith("3 pairs")
     text = ssh_site.run("check")
-    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "16 ok, 0 failed"
+    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "16 ok, 2 warning(s), 0 failed"
 
 
 def test_broken_site(tiny_site, sshd, tmp_path):

@@ -16,6 +16,15 @@ Q_START = r"Start the machines afterwards\?"
 Q_CREATE = r"Create these machines\?"
 
 
+@pytest.fixture
+def tiny_site(tiny_site, fake_xl):
+    """STAND-IN toolstack (no Xen hypervisor, so no `xl`, here): the wizard offers "start" only
+    where the toolstack command is there."""
+    tiny_site.config["toolstack"] = str(fake_xl[0])
+    tiny_site.write_config()
+    return tiny_site
+
+
 def spawn(site, *args: str) -> pexpect.spawn:
     return site.spawn("create", *args)
 

@@ -5,9 +5,24 @@ from __future__ import annotations
 from xenpair.errors import Failed
 
 
+def missing(host, toolstack: str) -> str | None:
+    """Why the toolstack cannot be used on HOST (not installed), or None."""
+    if host.which(toolstack) is None:
+        return (f"the toolstack command {toolstack!r} is not there on host {host.name} "
+                "(no Xen toolstack installed: is this a dom0?)")
+    return None
+
+
+def _require(host, toolstack: str) -> None:
+    problem = missing(host, toolstack)
+    if problem:
+        raise Failed(problem, where=f"host {host.name}",
+                     hint="install the Xen toolstack there (xen-utils), or set toolstack: in the config")
+
+
 def running(host, toolstack: str, fqdn: str) -> bool:
     """True if the guest exists in `xl list`. No toolstack on the host: not running (as xen-tools does)."""
-    if host.which(toolstack) is None:
+    if missing(host, toolstack):
         return False
     r = host.run([toolstack, "list", fqdn])
     if r.returncode == 0:
@@ -21,15 +36,17 @@ def running(host, toolstack: str, fqdn: str) -> bool:
 
 def shutdown(host, toolstack: str, fqdn: str) -> None:
     """Clean shutdown, waiting for the guest to be gone."""
+    _require(host, toolstack)
     r = host.run([toolstack, "shutdown", "-w", fqdn], timeout=600)
     if r.returncode != 0 or r.timed_out:
         raise Failed(f"'{toolstack} shutdown -w {fqdn}' on host {host.name} failed: {r.stderr.strip()[:200]}",
                      hint=f"stop it by hand ({toolstack} shutdown / destroy), then run the command again")
 
 
-def start(host, toolstack: str, cfg_path: str) -> str | None:
-    """`xl create CFG`; the problem if it failed, else None."""
+def start(host, toolstack: str, cfg_path: str) -> None:
+    """`xl create CFG`; raises Failed saying why when it did not start."""
+    _require(host, toolstack)
     r = host.run([toolstack, "create", cfg_path], timeout=600)
     if r.returncode != 0 or r.timed_out:
-        return f"'{toolstack} create {cfg_path}' exited {r.returncode}: {(r.stderr or r.stdout).strip()[:300]}"
-    return None
+        raise Failed(f"'{toolstack} create {cfg_path}' on host {host.name} exited {r.returncode}: "
+                     f"{(r.stderr or r.stdout).strip()[:300]}")

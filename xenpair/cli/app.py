@@ -86,6 +86,11 @@ def run(argv: list[str] | None = None) -> int:
     except XenpairError as e:
         print(f"xenpair: error: {e}", file=sys.stderr)
         return exit_code(e)
+    except OSError as e:
+        # a file or process xenpair did not expect to fail: say which and why, not a traceback
+        where = f"\n  where: {e.filename}" if e.filename else ""
+        print(f"xenpair: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("xenpair: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

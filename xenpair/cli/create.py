@@ -1,5 +1,6 @@
 """xenpair create [PACKAGE] [NAME] [EXTERNAL_IP] — scripted, or a wizard for whatever is missing."""
 
+import sys
 from typing import Annotated
 
 import typer
@@ -82,7 +83,7 @@ def create(
     for _ in range(MAX_REPLANS):
         try:
             with shown:
-                result = apply(plan)[-1]
+                result = apply(plan)
             break
         except Stale:
             if not yes:
@@ -94,7 +95,7 @@ def create(
                        hint="too many xenpair runs at once; run again")
     render.pair_result(result.to_dict(), json_out)
     if not result.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(130 if (result.stopped_at or {}).get("interrupted") else 1)
 
 
 def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking):
@@ -135,8 +136,23 @@ def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, 
                                   validate=lambda t: True if problem(t) is None else problem(t))
             external_ip = answer.strip() or None
     if start is None and asking:
-        start = prompts.confirm("Start the machines afterwards?", default=False)
+        no_toolstack = _toolstack_missing(site)
+        if no_toolstack:
+            sys.stderr.write(f"Not offering to start the machines: {no_toolstack}\n")
+            start = False
+        else:
+            start = prompts.confirm("Start the machines afterwards?", default=False)
     return package, name, external_ip, start, overwrite
+
+
+def _toolstack_missing(site) -> str | None:
+    from xenpair.adapters import toolstack
+
+    for role in ("hosting", "backup"):
+        problem = toolstack.missing(site.hosts[role], site.config.toolstack)
+        if problem:
+            return problem
+    return None
 
 
 def _tier_line(name: str, tier) -> str:

@@ -34,5 +34,4 @@ def destroy(
 
         prompts.require_terminal("for the name to confirm", "--yes to destroy unattended (or --dry-run)")
         prompts.type_to_confirm(name, render.destroy_warning(plan.to_dict()))
-    result = apply(plan)[-1]
-    render.destroyed(result, json_out)
+    render.destroyed(apply(plan).to_dict(), json_out)

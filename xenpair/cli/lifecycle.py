@@ -21,7 +21,7 @@ def _ip(ctx: typer.Context, name: str, new_ip, dry_run: bool, json_out: bool) ->
     if dry_run:
         render.plan(plan.to_dict(), json_out)
         return
-    render.ip_result(apply(plan)[-1], json_out)
+    render.ip_result(apply(plan).to_dict(), json_out)
 
 
 @ip_app.command("set")

@@ -151,12 +151,21 @@ def pair_result(r: dict, as_json: bool) -> None:
             con.print(f"  {m['problem']}", markup=False)
     for role, problem in r.get("started", {}).items():
         con.print(f"{role} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
+    stopped = r.get("stopped_at")
+    if stopped:
+        con.print(f"[bold red]stopped at[/] '{stopped['step']}':", highlight=False)
+        con.print("  " + stopped["error"].replace("\n", "\n  "), markup=False)
+        for title in stopped["not_done"]:
+            con.print(f"  not done: {title}", markup=False)
     con.print()
     if r["run_log"]:
         con.print(f"full output of this run: {r['run_log']}", markup=False)
     verb = {"create": "created", "repair": "repaired", "rebuild": "rebuilt"}.get(r.get("action"), "created")
     if r["ok"]:
         con.print(f"[bold green]pair {r['name']} {verb}[/] (package {r['tier']}, address number {r['n']})")
+    elif stopped and not r["next"]:
+        con.print(f"pair {r['name']} {verb} and recorded as {r['state']}, but the run stopped before its last "
+                  "step(s) (see above): do them by hand once the cause is fixed.", markup=False)
     elif not r["next"]:
         con.print(f"pair {r['name']} {verb}, but a machine did not start (see above); the build stands.")
     else:
@@ -209,11 +218,13 @@ def checks(items: list[dict], as_json: bool) -> None:
         return
     for c in items:
         first, *rest = c["detail"].splitlines() or [""]
-        sys.stdout.write(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']}: {first}\n")
+        mark = "FAIL" if not c["ok"] else "warn" if c.get("warning") else "ok  "
+        sys.stdout.write(f"{mark}  {c['check']}: {first}\n")
         for line in rest:
             sys.stdout.write(f"        {line}\n")
     failed = sum(not c["ok"] for c in items)
-    sys.stdout.write(f"{len(items) - failed} ok, {failed} failed\n")
+    warned = sum(bool(c["ok"] and c.get("warning")) for c in items)
+    sys.stdout.write(f"{len(items) - failed - warned} ok, {warned} warning(s), {failed} failed\n")
 
 
 def ip_result(r: dict, as_json: bool) -> None:
@@ -236,11 +247,12 @@ def power(name: str, action: str, outcome: dict, as_json: bool) -> None:
         print(f"{role}: {action} FAILED: {problem}" if problem else f"{role}: {done}")
 
 
-def roles_synced(roles_dir: str, done: dict[str, dict[str, str]], as_json: bool) -> None:
+def roles_synced(r: dict, as_json: bool) -> None:
     if as_json:
-        _json({"dir": roles_dir, "hosts": done})
+        _json(r)
         return
-    for host, files in done.items():
+    roles_dir = r["dir"]
+    for host, files in r["hosts"].items():
         changed = {f: what for f, what in files.items() if what != "unchanged"}
         print(f"{host}: {roles_dir}: " + ("all current" if not changed else
                                           ", ".join(f"{f} {what}" for f, what in changed.items())))

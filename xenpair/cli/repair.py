@@ -32,7 +32,7 @@ def repair(
         render.plan(plan.to_dict(), json_out)
         return
     with shown:
-        result = apply(plan)[-1]
+        result = apply(plan)
     render.pair_result(result.to_dict(), json_out)
     if not result.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(130 if (result.stopped_at or {}).get("interrupted") else 1)

@@ -26,4 +26,4 @@ def sync(
     if dry_run:
         render.plan(plan.to_dict(), json_out)
         return
-    render.roles_synced(site.config.roles_dir, dict(apply(plan)), json_out)
+    render.roles_synced(apply(plan).to_dict(), json_out)

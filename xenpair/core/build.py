@@ -12,6 +12,7 @@ from xenpair.adapters.registry import now
 from xenpair.adapters.runlog import RunLog
 from xenpair.core.machines import MachineSpec
 from xenpair.core.site import Site
+from xenpair.errors import Failed
 
 ROLES = ("hosting", "backup")
 TAIL_LINES = 20
@@ -68,10 +69,16 @@ class PairResult:
     cfg_patch: dict | None = None                                    # the external IP's own vif
     registered: dict[str, dict] = field(default_factory=dict)        # role -> Icinga registration
     mail: dict | None = None                                         # {to, sent, problem}
+    stopped_at: dict | None = None        # a step after the build that failed: {step, error, not_done}
+
+    def must_report(self) -> bool:
+        """Machines were built: whatever fails later, the summaries and the log are shown."""
+        return bool(self.machines)
 
     @property
     def ok(self) -> bool:
-        return all(m.ok for m in self.machines.values()) and not any(self.started.values())
+        return (all(m.ok for m in self.machines.values()) and not any(self.started.values())
+                and self.stopped_at is None)
 
     @property
     def state(self) -> str:
@@ -88,7 +95,7 @@ class PairResult:
         return {"action": self.action, "name": self.name, "tier": self.tier, "n": self.n, "state": self.state,
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
                 "started": self.started, "cfg_patch": self.cfg_patch, "mail": self.mail,
-                "registered": self.registered,
+                "registered": self.registered, "stopped_at": self.stopped_at,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -176,18 +183,22 @@ def start_machines(site: Site, result: PairResult, progress: Progress) -> PairRe
 
     for role, built in result.machines.items():
         if built.ok:
-            problem = toolstack.start(site.hosts[role], site.config.toolstack, built.spec.cfg_path)
+            try:
+                toolstack.start(site.hosts[role], site.config.toolstack, built.spec.cfg_path)
+                problem = None
+            except Failed as e:
+                problem = e.what
             result.started[role] = problem
             progress.note(role, f"start FAILED: {problem}" if problem else f"started {built.spec.fqdn}")
     return result
 
 
-def add_start_step(plan, site: Site, specs, progress: Progress, outcome: dict[str, PairResult]) -> None:
-    """After the build step (which leaves its result in OUTCOME): start what was built."""
+def add_start_step(plan, site: Site, specs, progress: Progress) -> None:
+    """After the build step (which leaves its result in plan.result): start what was built."""
     plan.add(f"start {' and '.join(s.fqdn for s in specs.values())} ({site.config.toolstack} create)",
              {"commands": {r: {"host": site.hosts[r].name, "argv": [site.config.toolstack, "create", s.cfg_path]}
                            for r, s in specs.items()}},
-             lambda: start_machines(site, outcome["result"], progress))
+             lambda: start_machines(site, plan.result, progress))
 
 
 def taken_macs(site: Site) -> set[str]:
@@ -201,7 +212,7 @@ def taken_macs(site: Site) -> set[str]:
     return taken
 
 
-def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]) -> None:
+def add_external_ip_steps(plan, site: Site, spec) -> None:
     """Call after adding the build step: the hosting cfg gets the external IP's own vif.
     (The role that puts the IP on eth1 in the guest is synced with the others: core.roles.)"""
     from xenpair.adapters import xencfg
@@ -209,14 +220,13 @@ def add_external_ip_steps(plan, site: Site, spec, outcome: dict[str, PairResult]
 
     mac = xencfg.new_mac(taken_macs(site))
 
-    def patch() -> PairResult:
-        result = outcome["result"]
+    def patch() -> None:
+        result = plan.result
         if spec.role in result.machines and result.machines[spec.role].ok:
             result.cfg_patch = external.patch_cfg(site, spec, mac)
             if result.run_log and result.cfg_patch["diff"]:
                 with open(result.run_log, "a") as log:
                     log.write(result.cfg_patch["diff"])
-        return result
 
     plan.add(f"move {spec.external_ip} onto its own vif (bridge {site.config.external.bridge}) in {spec.cfg_path}; "
              "keep .bak", {"cfg_patch": {"file": spec.cfg_path, "diff": external.predicted_patch(spec, site, mac)}},
@@ -251,26 +261,24 @@ def mail_body(site: Site, result: PairResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_mail_step(plan, site: Site, hosting_fqdn: str, outcome: dict[str, PairResult]) -> None:
+def add_mail_step(plan, site: Site, hosting_fqdn: str) -> None:
     """After the build: one mail with the install summaries. A failure is a warning only."""
     from xenpair.adapters import mail
-    from xenpair.errors import Failed
 
     m = site.config.mail
     action = plan.title.split()[0]
     subject = f"{hosting_fqdn} \u2013 {SUBJECTS.get(action, 'the systems are ready')}"
 
-    def send() -> PairResult:
-        result = outcome["result"]
+    def send() -> None:
+        result = plan.result
         if not any(b.ok for b in result.machines.values()):
-            return result
+            return
         result.mail = {"to": m.recipients, "subject": subject, "sent": False, "problem": None}
         try:
             mail.send(m, mail.message(m, subject, mail_body(site, result)))
             result.mail["sent"] = True
         except Failed as e:
             result.mail["problem"] = str(e)
-        return result
 
     plan.add(f"mail the install summaries to {', '.join(m.recipients)} ({m.transport}"
              + ("" if m.include_root_passwords else ", without root passwords") + ")",

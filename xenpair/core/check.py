@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from xenpair.adapters import toolstack
 from xenpair.core import roles
 from xenpair.core.build import ROLES
 from xenpair.core.site import Site, open_site
@@ -16,9 +17,10 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False        # ok for building pairs, but something will not work
 
     def to_dict(self) -> dict:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+        return {"check": self.name, "ok": self.ok, "warning": self.warning, "detail": self.detail}
 
 
 def run_checks(config_arg: str | None) -> list[Check]:
@@ -103,6 +105,12 @@ def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
                          + (f" ({' '.join(vg.stdout.split()[1:])} free)" if ok else " not found (vgs)")))
     ok = host.run(["test", "-d", x.cfg_dir]).returncode == 0
     out.append(Check(f"{label} cfg_dir", ok, x.cfg_dir + ("" if ok else " does not exist")))
+    ts = site.config.toolstack
+    problem = toolstack.missing(host, ts)
+    # builds need no toolstack (xen-create-image does not start guests): a warning, not a failure
+    out.append(Check(f"{label} toolstack", True,
+                     f"{host.which(ts)} (start, stop, --start)" if problem is None else
+                     f"{problem}; start, stop and --start will not work there", warning=problem is not None))
     out.append(_attempt(f"{label} roles", lambda: _roles(site, host)))
     return out
 

@@ -76,12 +76,9 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
             for row in rows.values():
                 locked.add(row)
 
-    outcome: dict[str, PairResult] = {}
-
-    def build() -> PairResult:
+    def build() -> None:
         built, log = build_machines(site, name, specs, progress or NoProgress())
-        outcome["result"] = PairResult("create", name, tier_name, n, built, run_log=log)
-        return outcome["result"]
+        plan.result = PairResult("create", name, tier_name, n, built, run_log=log)
 
     plan.add(f"reserve {rows['hosting'].ip} / {rows['backup'].ip} for {name} in the registry",
              {"registry": {role: {"file": str(getattr(cfg.registry, role)), "row": rows[role].render()}
@@ -90,13 +87,13 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
              "(registry: creating, then created or failed)",
              {"commands": {role: {"host": site.hosts[role].name, "argv": specs[role].argv()}
                            for role in ROLES}}, build)
-    guest_roles.add_register_step(plan, site, specs, outcome)
+    guest_roles.add_register_step(plan, site, specs)
     if ext:
-        add_external_ip_steps(plan, site, specs["hosting"], outcome)
+        add_external_ip_steps(plan, site, specs["hosting"])
     if mail:
-        add_mail_step(plan, site, fqdns["hosting"], outcome)
+        add_mail_step(plan, site, fqdns["hosting"])
     if start:
-        add_start_step(plan, site, specs, progress or NoProgress(), outcome)
+        add_start_step(plan, site, specs, progress or NoProgress())
     guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan
 

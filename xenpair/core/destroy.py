@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 from xenpair.core import roles as guest_roles
 from xenpair.core.build import ROLES
 from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
@@ -42,7 +44,7 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
                              hint="remove them by hand; the registry still lists the pair")
         return run
 
-    def forget() -> dict:
+    def forget() -> None:
         with site.registry.locked() as locked:
             p = locked.find(name)
             for role in ROLES:
@@ -53,8 +55,8 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
                     locked.mark(row, state="destroyed")
                 elif not keep_backup:
                     locked.remove(row)
-        return {"name": name, "destroyed": list(specs), "kept": ["backup"] if keep_backup else [],
-                "n": pair.n, "freed": not keep_backup}
+        plan.result = DestroyResult(name, pair.n, list(specs), ["backup"] if keep_backup else [],
+                                    freed=not keep_backup)
 
     for role in roles:
         plan.add(f"delete {specs[role].fqdn} on host {site.hosts[role].name}",
@@ -65,6 +67,18 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
              f"remove the pair's rows from the registry (address number {pair.n} is free again)",
              {"change": "hosting row: state destroyed" if keep_backup else "both rows removed"}, forget)
     return plan
+
+
+@dataclass
+class DestroyResult:
+    name: str
+    n: int
+    destroyed: list[str]
+    kept: list[str]
+    freed: bool          # the address number is free again
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _delete_argv(spec: MachineSpec) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xenpair.adapters import toolstack, xencfg
@@ -53,16 +54,29 @@ def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
                 raise Failed(f"{spec.cfg_path} changed while planning", hint="run the command again")
             xencfg.write_with_backup(spec.cfg_path, new_text)
 
-    def write_row() -> dict:
+    def write_row() -> None:
         with site.registry.locked() as locked:
             locked.mark(locked.find(name).hosting, external_ip=new_ip or "")
-        return {"name": name, "old": old, "new": new_ip, "cfg": spec.cfg_path, "changed": new_text != text,
-                "diff": change, "note": GUEST_NOTE}
+        plan.result = IpResult(name, old, new_ip, spec.cfg_path, new_text != text, change)
 
     plan.add(f"edit {spec.cfg_path} (keep .bak)" if change else f"{spec.cfg_path}: already as wanted",
              {"cfg_patch": {"file": spec.cfg_path, "diff": change}}, write_cfg)
     plan.add(f"record external IP {new_ip or '(none)'} in the registry", {"row": "hosting"}, write_row)
     return plan
+
+
+@dataclass
+class IpResult:
+    name: str
+    old: str | None
+    new: str | None
+    cfg: str
+    changed: bool        # the cfg file was edited
+    diff: str
+    note: str = GUEST_NOTE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def power(site: Site, name: str, action: str) -> dict[str, str | None]:
@@ -79,10 +93,10 @@ def power(site: Site, name: str, action: str) -> dict[str, str | None]:
         spec, host = machine_spec(site, pair, role), site.hosts[role]
         try:
             if action == "start":
-                out[role] = toolstack.start(host, site.config.toolstack, spec.cfg_path)
+                toolstack.start(host, site.config.toolstack, spec.cfg_path)
             else:
                 toolstack.shutdown(host, site.config.toolstack, spec.fqdn)
-                out[role] = None
+            out[role] = None
         except Failed as e:
             out[role] = e.what
     return out

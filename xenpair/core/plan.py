@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from xenpair.errors import XenpairError
+
 
 @dataclass
 class Step:
@@ -23,6 +25,9 @@ class Plan:
     title: str
     summary: dict[str, Any]
     steps: list[Step] = field(default_factory=list)
+    # what apply() returns: a typed result object (a dataclass of the command's core module)
+    # that the steps fill in and the CLI renders
+    result: Any = None
 
     def add(self, title: str, detail: dict[str, Any], action: Callable[[], Any]) -> None:
         self.steps.append(Step(title, detail, action))
@@ -32,5 +37,29 @@ class Plan:
                 "steps": [{"title": s.title, **s.detail} for s in self.steps]}
 
 
-def apply(plan: Plan) -> list[Any]:
-    return [step.action() for step in plan.steps]
+def apply(plan: Plan) -> Any:
+    """Run every step in order; return plan.result.
+
+    Once a step has made something worth reporting (e.g. machines were built), a later step's
+    failure or an interrupt must not hide it: the result records it (result.stopped_at) and
+    apply stops there and returns the result instead of raising.
+    """
+    for step in plan.steps:
+        try:
+            step.action()
+        except (XenpairError, OSError, KeyboardInterrupt) as e:
+            if not (hasattr(plan.result, "must_report") and plan.result.must_report()):
+                raise
+            plan.result.stopped_at = {"step": step.title, "error": _message(e),
+                                      "interrupted": isinstance(e, KeyboardInterrupt),
+                                      "not_done": [s.title for s in plan.steps[plan.steps.index(step) + 1:]]}
+            return plan.result
+    return plan.result
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    return str(e)

@@ -79,12 +79,9 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
                     changes["external_ip"] = ext or ""
                 locked.mark(getattr(p, role), **changes)
 
-    outcome: dict[str, PairResult] = {}
-
-    def build() -> PairResult:
+    def build() -> None:
         built, log = build_machines(site, name, specs, shown)
-        outcome["result"] = PairResult("rebuild", name, tier_name, pair.n, built, run_log=log, kept=kept)
-        return outcome["result"]
+        plan.result = PairResult("rebuild", name, tier_name, pair.n, built, run_log=log, kept=kept)
 
     if running:
         plan.add(f"shut down {', '.join(specs[r].fqdn for r in running)} ({cfg.toolstack} shutdown -w)",
@@ -95,12 +92,12 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
              + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
              {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
                            for r in roles}}, build)
-    guest_roles.add_register_step(plan, site, specs, outcome)
+    guest_roles.add_register_step(plan, site, specs)
     if ext:
-        add_external_ip_steps(plan, site, specs["hosting"], outcome)
+        add_external_ip_steps(plan, site, specs["hosting"])
     if mail:
-        add_mail_step(plan, site, specs["hosting"].fqdn, outcome)
+        add_mail_step(plan, site, specs["hosting"].fqdn)
     if start:
-        add_start_step(plan, site, specs, shown, outcome)
+        add_start_step(plan, site, specs, shown)
     guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan

@@ -73,12 +73,9 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
             for mount in release_mounts(site.hosts[role], spec.storage_paths):
                 (progress or NoProgress()).note(role, f"unmounted {mount}, left by an earlier build")
 
-    outcome: dict[str, PairResult] = {}
-
-    def build() -> PairResult:
+    def build() -> None:
         built, log = build_machines(site, name, specs, progress or NoProgress())
-        outcome["result"] = PairResult("repair", name, pair.tier, pair.n, built, run_log=log, kept=kept)
-        return outcome["result"]
+        plan.result = PairResult("repair", name, pair.tier, pair.n, built, run_log=log, kept=kept)
 
     if missing:
         plan.add("add the missing registry row(s)",
@@ -90,11 +87,11 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
              + (f"; keep the {' and '.join(kept)} machine" if kept else ""),
              {"commands": {r: {"host": site.hosts[r].name, "argv": s.argv(), "overwrites": leftovers[r]}
                            for r, s in specs.items()}}, build)
-    guest_roles.add_register_step(plan, site, specs, outcome)
+    guest_roles.add_register_step(plan, site, specs)
     if "hosting" in specs and specs["hosting"].external_ip:
-        add_external_ip_steps(plan, site, specs["hosting"], outcome)
+        add_external_ip_steps(plan, site, specs["hosting"])
     if mail:
-        add_mail_step(plan, site, pair.hosting.name if pair.hosting else f"{name}.{cfg.hosting.domain}", outcome)
+        add_mail_step(plan, site, pair.hosting.name if pair.hosting else f"{name}.{cfg.hosting.domain}")
     guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan
 

@@ -8,7 +8,7 @@ variables (an `env` in front of the argv, visible in the plan) and the role list
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from xenpair.adapters import files, icinga
@@ -97,7 +97,7 @@ def sync(host, roles_dir: str) -> dict[str, str]:
         if state == "ok":
             done[name] = "unchanged"
             continue
-        files.write(host, f"{roles_dir}/{name}", content[name].decode(), mode="0755")
+        files.write(host, f"{roles_dir}/{name}", content[name], mode="0755")
         done[name] = {"missing": "added", "stale": "updated", "mode": "mode fixed"}[state]
     if any(v != "unchanged" for v in done.values()):
         bad = [n for n, s in status(host, roles_dir).items() if s != "ok"]
@@ -158,7 +158,7 @@ def register(site: Site, spec, where: dict) -> dict:
     text = files.read(host, where["hostgroups"])
     new = None if text is None else icinga.add_member(text, where["hostgroup"], spec.fqdn)
     if new is None:
-        done["problem"] = (f"no hostgroup {where['hostgroup']!r} with a members line in {where['hostgroups']}"
+        done["problem"] = (f"no hostgroup with hostgroup_name {where['hostgroup']!r} in {where['hostgroups']}"
                            if text is not None else f"{where['hostgroups']} does not exist")
     elif new != text:
         files.write(host, where["hostgroups"], new, backup=True)
@@ -168,21 +168,20 @@ def register(site: Site, spec, where: dict) -> dict:
     return done
 
 
-def add_register_step(plan, site: Site, specs: dict, outcome: dict) -> None:
+def add_register_step(plan, site: Site, specs: dict) -> None:
     """After the build step: register the machines that were built (a problem is a warning)."""
     todo = registrations(site, specs)
     if not todo:
         return
 
-    def run():
-        result = outcome["result"]
+    def run() -> None:
+        result = plan.result
         for kind, where in todo.items():
             if kind in result.machines and result.machines[kind].ok:
                 try:
                     result.registered[kind] = register(site, specs[kind], where)
                 except Failed as e:
                     result.registered[kind] = {**where, "problem": e.what}
-        return result
 
     names = " and ".join(specs[k].fqdn for k in todo)
     plan.add(f"register {names} with Icinga on its dom0 (host object; hostgroup members, .bak kept)",
@@ -197,12 +196,28 @@ def plan_sync(site: Site):
         host = site.hosts[kind]
         hosts.setdefault(host.name, host)
     current = {name: status(host, roles_dir) for name, host in hosts.items()}
-    plan = Plan(f"sync the role scripts to {roles_dir}", {"dir": roles_dir, "status": current})
+    plan = Plan(f"sync the role scripts to {roles_dir}", {"dir": roles_dir, "status": current},
+                result=SyncResult(roles_dir))
     for name, host in hosts.items():
         todo = {f: s for f, s in current[name].items() if s != "ok"}
+
+        def run(host=host, name=name) -> None:
+            plan.result.hosts[name] = sync(host, roles_dir)
+
         plan.add(f"{name}: " + (f"copy {', '.join(todo)}" if todo else "nothing to do, all current"),
-                 {"host": name, "files": current[name]}, lambda host=host, name=name: (name, sync(host, roles_dir)))
+                 {"host": name, "files": current[name]}, run)
     return plan
+
+
+@dataclass
+class SyncResult:
+    """`roles sync`: per host, per file what was done (unchanged, added, updated, mode fixed)."""
+
+    dir: str
+    hosts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"dir": self.dir, "hosts": self.hosts}
 
 
 def add_unregister_steps(plan, site: Site, specs: dict) -> None:
