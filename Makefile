@@ -12,7 +12,7 @@ MIRROR ?= http://deb.debian.org/debian
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
                libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl shellcheck
 
-.PHONY: all deps venv lint test aptcache demo bench clean-demo
+.PHONY: all deps venv lint test aptcache demo demo-dir bench clean-demo
 all: test
 
 deps:
@@ -35,7 +35,15 @@ venv: $(VENV)/.installed
 $(TEST_CACHE)/bookworm-rootfs.tar: | deps
 	tests/tools/make-rootfs $@ bookworm $(MIRROR)
 
-$(DEMO_DIR)/rootfs-bookworm.tar: | deps
+# /var/tmp is writable by every user: refuse a demo folder someone else made (or a symlink)
+demo-dir:
+	@mkdir -p -m 0700 $(DEMO_DIR); \
+	if [ -L $(DEMO_DIR) ] || [ "$$(stat -c %u $(DEMO_DIR))" != "$$(id -u)" ] || \
+	   [ -n "$$(find $(DEMO_DIR) -maxdepth 0 -perm /022)" ]; then \
+	  echo "$(DEMO_DIR) is not $$(id -un)'s own folder (owner, mode or symlink): refusing to use it;" \
+	       "remove it or set DEMO_DIR=" >&2; exit 2; fi
+
+$(DEMO_DIR)/rootfs-bookworm.tar: | deps demo-dir
 	@if [ -s $(TEST_CACHE)/bookworm-rootfs.tar ]; then \
 	  mkdir -p $(DEMO_DIR) && cp $(TEST_CACHE)/bookworm-rootfs.tar $@; \
 	else tests/tools/make-rootfs $@ bookworm $(MIRROR); fi
@@ -53,7 +61,7 @@ aptcache: venv $(TEST_CACHE)/bookworm-rootfs.tar
 
 # xenpair's parsed-config cache goes with the rest of the demo, not to ~/.cache
 demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache
-demo: deps venv $(DEMO_DIR)/rootfs-bookworm.tar
+demo: deps venv demo-dir $(DEMO_DIR)/rootfs-bookworm.tar
 	mkdir -p $(DEMO_DIR)/xen
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml create package1 \
 	  demo$$(date +%Y%m%d%H%M%S) --yes --no-mail

@@ -90,3 +90,51 @@ def test_an_invalid_cached_config_still_names_file_and_line(cache, tmp_path):
             load_config(str(path))
         assert f"{path}:3: hosting.colour: unknown key" in e.value.details
     assert len(list(cache.iterdir())) == 1
+
+
+NOBODY = 65534
+
+
+def forged(cache, path) -> None:
+    """Put a real entry in place, then make it say xen_create_image.command is an attacker's script."""
+    load_config(str(path))
+    (entry,) = cache.iterdir()
+    import marshal
+
+    record = marshal.loads(entry.read_bytes())
+    record["data"] = {**record["data"], "xen_create_image": {"command": "/tmp/evil"}}
+    entry.write_bytes(marshal.dumps(record))
+    assert load_config(str(path))[0].xen_create_image.command == "/tmp/evil"    # trusted while root's own
+
+
+@pytest.mark.parametrize("how", ["entry owned by nobody", "entry group-writable", "entry is a symlink",
+                                 "folder owned by nobody", "folder world-writable", "folder is a symlink"])
+def test_a_cache_someone_else_could_write_is_ignored_and_reported(cache, tmp_path, how):
+    """Issue 10 item 3: an entry owned by `nobody` replaced xen_create_image.command, run as root."""
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    forged(cache, path)
+    (entry,) = cache.iterdir()
+    if how == "entry owned by nobody":
+        os.chown(entry, NOBODY, NOBODY)
+    elif how == "entry group-writable":
+        entry.chmod(0o620)
+    elif how == "entry is a symlink":
+        real = tmp_path / "elsewhere.marshal"
+        entry.rename(real)
+        entry.symlink_to(real)
+    elif how == "folder owned by nobody":
+        os.chown(cache, NOBODY, NOBODY)
+    elif how == "folder world-writable":
+        cache.chmod(0o777)
+    else:
+        cache.rename(tmp_path / "other")
+        cache.symlink_to(tmp_path / "other")
+    assert yamlcache.problem() is not None
+    r = subprocess.run([sys.executable, "-m", "xenpair", "--config", str(path), "check", "--json"],
+                       capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(cache.parent)})
+    import json
+
+    got = {c["check"]: c for c in json.loads(r.stdout)}["config cache"]
+    assert got["warning"] and got["detail"].startswith("ignored: ")
+    assert load_config(str(path))[0].xen_create_image.command == "xen-create-image"

@@ -15,7 +15,6 @@ the new content (replacing the link itself would leave the target with the old r
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 
@@ -35,7 +34,7 @@ def write(path: str | os.PathLike, data: str | bytes, mode: int | None = None, b
 
 
 def _replace(target: Path, blob: bytes, mode: int) -> None:
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.urandom(6).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from xenpair.adapters import toolstack
+from xenpair.adapters import toolstack, yamlcache
 from xenpair.core import roles
 from xenpair.core.build import ROLES
 from xenpair.core.site import Site, open_site
@@ -31,6 +31,10 @@ def run_checks(config_arg: str | None) -> list[Check]:
     except XenpairError as e:
         return [Check("config", False, str(e))]
     checks.append(Check("config", True, str(site.config_path or "built-in defaults")))
+    why = yamlcache.problem()
+    checks.append(Check("config cache", True, f"ignored: {why}; remove it (xenpair re-creates it safely)"
+                        if why else f"{yamlcache.cache_dir()} (parsed config files; safe to delete)",
+                        warning=why is not None))
     checks.append(_attempt("packages", lambda: f"{len(site.tiers)} tiers: {', '.join(site.tiers)}"))
     checks += _registry(site)
     seen: set[tuple[str, str]] = set()
