@@ -30,16 +30,17 @@ _DOMAIN = re.compile(r"(?=.{1,200}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]*\Z")
 _TIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 
-# xen-create-image options xenpair sets itself; setting them in extra_args would make the
-# plan lie (Getopt::Long also accepts unique prefixes, so a prefix counts as the option).
-MANAGED_OPTIONS = (
-    "hostname", "ip", "netmask", "gateway", "bridge", "memory", "swap", "noswap", "size",
-    "vcpus", "dist", "fs", "pygrub", "nopygrub", "dir", "lvm", "output", "force", "noforce",
-    "hash_method", "verbose", "noverbose", "role", "roledir", "role-args",
-)
-# Options that delete guests, leave images mounted or change how the rest is read (reference §6).
-REFUSED_OPTIONS = ("debug", "hooks", "install", "config", "dumpconfig", "help", "manual",
-                   "version", "boot", "passwd", "dhcp")
+# xen-create-image options xenpair sets itself (or that change where the disks or the cfg file go,
+# which xenpair must know): setting them in extra_args would make the plan lie.
+MANAGED_OPTIONS = frozenset((
+    "hostname", "ip", "netmask", "gateway", "bridge", "memory", "swap", "noswap", "size", "vcpus", "dist",
+    "fs", "pygrub", "nopygrub", "dir", "lvm", "evms", "zpool", "image-dev", "swap-dev", "partitions",
+    "output", "extension", "force", "noforce", "hash_method", "verbose", "noverbose", "role", "roledir",
+    "role-args"))
+# Options that delete guests, leave images mounted, wait for a terminal or change how the rest is
+# read (reference §6).
+REFUSED_OPTIONS = frozenset(("debug", "hooks", "install", "config", "dumpconfig", "help", "manual", "version",
+                             "boot", "passwd", "dhcp"))
 
 
 def _domain(v: str) -> str:
@@ -55,6 +56,8 @@ def _word(v: str) -> str:
 
 
 def _extra_arg(v: str) -> str:
+    from xenpair.adapters.xen_create_image import resolve_option
+
     if not v.startswith("--") or len(v) < 3:
         raise ValueError(f"{v!r} is not a long option: each item is one '--option' or '--option=value'")
     if "\n" in v or "\0" in v:
@@ -62,11 +65,18 @@ def _extra_arg(v: str) -> str:
     name, eq, value = v[2:].partition("=")
     if eq and value == "":
         raise ValueError(f"{v!r} has an empty value (xen-create-image then does nothing and exits 0)")
-    for managed in MANAGED_OPTIONS:
-        if managed == name or (len(name) >= 3 and managed.startswith(name)):
-            raise ValueError(f"{v!r} sets --{managed}, which xenpair sets itself from the config and the tier")
-    if name in REFUSED_OPTIONS:
-        raise ValueError(f"{v!r} is not allowed: it breaks or deletes guests in xen-tools 4.9")
+    # resolved as xen-create-image's Getopt::Long resolves it: `--fo`, `--debu`, `--VC=64` are options too
+    option, kind = resolve_option(name)
+    if option in MANAGED_OPTIONS:
+        raise ValueError(f"{v!r} sets --{option}, which xenpair sets itself from the config and the tier")
+    if option in REFUSED_OPTIONS:
+        raise ValueError(f"{v!r} is --{option}, which is not allowed: it breaks or deletes guests in xen-tools 4.9")
+    if kind == "" and eq:
+        raise ValueError(f"{v!r}: --{option} takes no value")
+    if kind.startswith("=") and not eq:
+        raise ValueError(f"{v!r}: --{option} needs a value, as one item: --{option}=VALUE")
+    if kind == "=i" and not re.fullmatch(r"[-+]?[0-9]+", value):
+        raise ValueError(f"{v!r}: --{option} takes a whole number")
     return v
 
 

@@ -10,6 +10,52 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+# xen-create-image 4.9.2's GetOptions table, in its order (`/usr/bin/xen-create-image`, sub
+# parseCommandLineArguments): `name` a flag, `name!` negatable (also noNAME and no-NAME),
+# `=s`/`=i` a required string/integer, `:s` an optional string, `@` repeatable.
+_GETOPT_SPEC = """
+dist=s size=s swap=s noswap image=s memory=s maxmem=s vcpus=i dir=s evms=s kernel=s initrd=s mirror=s
+keyring=s apt_proxy=s modules=s lvm=s zpool=s image-dev=s swap-dev=s serial_device=s disk_device=s
+nohosts copyhosts! no-hosts copy-hosts! dhcp! bridge=s gateway=s hostname=s ip=s@ mac=s randommac
+netmask=s broadcast=s nameserver=s vifname=s p2p=s vlan=s install-method=s install-source=s
+debootstrap-cmd=s accounts! admins=s arch=s fs=s boot! cache=s cachedir=s config=s ide scsi install=i
+hooks=i pygrub! passwd! genpass=i genpass-len=i genpass_len=i password=s hash_method=s partitions=s
+role=s role-args=s finalrole=s roledir=s force! no-xen-ok keep! template=s output=s extension:s
+dontformat lvm_thin=s debug! help manual dumpconfig verbose! version
+"""
+
+
+def _getopt_table() -> dict[str, tuple[str, str]]:
+    """Every name Getopt::Long accepts -> (the option it sets, 'no'+option for a negation; its argument
+    kind: '' none, '=s', '=i' or ':s')."""
+    table = {}
+    for spec in _GETOPT_SPEC.split():
+        m = re.fullmatch(r"([a-z0-9_-]+)(!|[=:][si]@?)?", spec)
+        name, kind = m[1], (m[2] or "").rstrip("@")
+        if kind == "!":
+            table[name] = (name, "")
+            table["no" + name] = table["no-" + name] = ("no" + name, "")
+        else:
+            table[name] = (name, kind)
+    return table
+
+
+def resolve_option(typed: str) -> tuple[str, str]:
+    """What xen-create-image makes of `--TYPED`, as Getopt::Long does by default (ignore_case and
+    auto_abbrev: any unique prefix is the option). Returns (option, argument kind); raises
+    ValueError for an unknown or ambiguous name, with Getopt's own words."""
+    table = _getopt_table()
+    name = typed.lower()
+    if name in table:
+        return table[name]
+    hits = sorted(n for n in table if name and n.startswith(name))
+    if not hits:
+        raise ValueError(f"--{typed} is not an option of xen-create-image 4.9 (Unknown option: {typed})")
+    if len({table[h][0] for h in hits}) > 1:
+        raise ValueError(f"--{typed} is ambiguous for xen-create-image ({', '.join('--' + h for h in hits)})")
+    return table[hits[0]]
+
+
 SUMMARY_HEADER = "Installation Summary"
 OPTION_ERRORS = ("Unknown option", "requires an argument", "is ambiguous")
 _LINE = re.compile(r"^(Hostname|Distribution|MAC Address|IP[- ]?Address\(es\)|RSA Fingerprint|"
