@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from xenpair.config_roles import AbsPath, Roles
+from xenpair.config_roles import AbsPath, Command, Roles
 from xenpair.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
@@ -70,7 +70,8 @@ def _extra_arg(v: str) -> str:
     if option in MANAGED_OPTIONS:
         raise ValueError(f"{v!r} sets --{option}, which xenpair sets itself from the config and the tier")
     if option in REFUSED_OPTIONS:
-        raise ValueError(f"{v!r} is --{option}, which is not allowed: it breaks or deletes guests in xen-tools 4.9")
+        alias = "" if option == name.lower() else f" (xen-create-image reads it as --{option})"
+        raise ValueError(f"{v!r} is not allowed{alias}: it breaks or deletes guests in xen-tools 4.9")
     if kind == "" and eq:
         raise ValueError(f"{v!r}: --{option} takes no value")
     if kind.startswith("=") and not eq:
@@ -91,14 +92,12 @@ class _Strict(BaseModel):
 
 class Storage(_Strict):
     lvm: Word | None = None
-    dir: str | None = None
+    dir: AbsPath | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Storage":
         if (self.lvm is None) == (self.dir is None):
             raise ValueError("give exactly one of 'lvm: VG' or 'dir: /path'")
-        if self.dir is not None and not self.dir.startswith("/"):
-            raise ValueError("dir must be an absolute path")
         return self
 
     @property
@@ -107,28 +106,28 @@ class Storage(_Strict):
 
 
 class XenCreateImage(_Strict):
-    command: str = "xen-create-image"
-    delete_command: str = "xen-delete-image"
+    command: Command = "xen-create-image"
+    delete_command: Command = "xen-delete-image"
     dist: Word = "bookworm"
     fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] = "ext4"
     pygrub: bool = True
     storage: Storage = Storage(lvm="vg0")
-    cfg_dir: str = "/etc/xen"
-    log_dir: str = "/var/log/xen-tools"
+    cfg_dir: AbsPath = "/etc/xen"
+    log_dir: AbsPath = "/var/log/xen-tools"
     extra_args: list[ExtraArg] = []
 
 
 class XenCreateImageOverride(_Strict):
     """Per-side overrides: any key given here replaces the top-level xen_create_image value."""
 
-    command: str | None = None
-    delete_command: str | None = None
+    command: Command | None = None
+    delete_command: Command | None = None
     dist: Word | None = None
     fs: Literal["ext2", "ext3", "ext4", "xfs", "reiserfs", "btrfs"] | None = None
     pygrub: bool | None = None
     storage: Storage | None = None
-    cfg_dir: str | None = None
-    log_dir: str | None = None
+    cfg_dir: AbsPath | None = None
+    log_dir: AbsPath | None = None
     extra_args: list[ExtraArg] | None = None
 
 
@@ -235,7 +234,7 @@ class Mail(_Strict):
     to: Address | list[Address] = "root"
     from_: Address | None = Field(default=None, alias="from", description="default: xenpair@<this host's fqdn>")
     transport: Literal["sendmail", "smtp"] = "sendmail"
-    sendmail: str = "/usr/sbin/sendmail"
+    sendmail: Command = "/usr/sbin/sendmail"
     smtp: Smtp = Smtp()
     include_root_passwords: bool = True
 
@@ -251,9 +250,9 @@ class RegistryPaths(_Strict):
 
 class Config(_Strict):
     packages_file: Path | None = None
-    log_dir: str = "/var/log/xenpair"
+    log_dir: AbsPath = "/var/log/xenpair"
     roles_dir: AbsPath = "/var/lib/xenpair/roles"     # xen-tools runs roles through a shell string
-    toolstack: str = "xl"
+    toolstack: Command = "xl"
     external: External = External()
     mail: Mail = Mail()
     registry: RegistryPaths = RegistryPaths()

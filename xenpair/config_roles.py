@@ -21,7 +21,8 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(::[0-9]{1,5})?\Z")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(_[A-Z]{2})?(\.[A-Za-z0-9-]+)?(@[a-z]+)?\Z")
 _USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
 _MAIL = re.compile(r"[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?\Z")
-_PATH = re.compile(r"/[A-Za-z0-9._/-]*\Z")
+_PATH_PART = re.compile(r"[A-Za-z0-9._+@:-]+\Z")
+_COMMAND = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*\Z")
 _CHECK_NAME = re.compile(r"check_[a-z0-9_]+\Z")
 _PLUGIN_CALL = re.compile(r"check_[a-z0-9_]+( [^ ].*)?\Z")
 _FILENAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\Z")
@@ -44,6 +45,36 @@ def _matching(pattern: re.Pattern, what: str):
     return check
 
 
+def _abs_path(v: str) -> str:
+    """An absolute path as it is (one trailing / dropped): xen-tools passes paths through shell
+    strings and roles write below them, so no '..', '.', empty component, whitespace or shell
+    metacharacter."""
+    if not v.startswith("/"):
+        raise ValueError(f"{v!r} is not an absolute path")
+    if v == "/":
+        return v
+    v = v[:-1] if v.endswith("/") else v
+    for part in v[1:].split("/"):
+        if part == "":
+            raise ValueError(f"{v!r} has an empty component ('//')")
+        if part in (".", ".."):
+            raise ValueError(f"{v!r} has a {part!r} component: give the path without it")
+        if not _PATH_PART.match(part):
+            bad = sorted({c for c in part if not _PATH_PART.match(c)})
+            raise ValueError(f"{v!r} contains {', '.join(repr(c) for c in bad)}: a path here is letters, "
+                             "digits and . _ + @ : - between slashes")
+    return v
+
+
+def _command(v: str) -> str:
+    """A command xenpair runs as root: a bare name (found on PATH) or an absolute path."""
+    if v.startswith("/"):
+        return _abs_path(v)
+    if not _COMMAND.match(v):
+        raise ValueError(f"{v!r} is neither a command name (letters, digits, . _ + -) nor an absolute path")
+    return v
+
+
 Safe = Annotated[str, AfterValidator(_safe)]
 Package = Annotated[str, AfterValidator(_matching(_PACKAGE, "a Debian package name"))]
 PublicKey = Annotated[str, AfterValidator(_matching(_KEY, "an SSH public key line ('TYPE BASE64 [comment]')"))]
@@ -51,7 +82,8 @@ Host = Annotated[str, AfterValidator(_matching(_HOST, "a host name or address (o
 Locale = Annotated[str, AfterValidator(_matching(_LOCALE, "a locale such as en_US.UTF-8"))]
 User = Annotated[str, AfterValidator(_matching(_USER, "a user name"))]
 MailAddress = Annotated[str, AfterValidator(_matching(_MAIL, "a mail address (user or user@domain)"))]
-AbsPath = Annotated[str, AfterValidator(_matching(_PATH, "an absolute path of letters, digits and . _ / -"))]
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
+Command = Annotated[str, AfterValidator(_command)]
 FileName = Annotated[str, AfterValidator(_matching(_FILENAME, "a file name (no directory)"))]
 Role = Literal["base", "monitoring", "backup-jail"]
 CheckName = Annotated[str, AfterValidator(_matching(_CHECK_NAME, "an nrpe command name such as check_load"))]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from xenpair.adapters import atomic
 from xenpair.errors import Failed, RegistryError
+from xenpair.names import FQDN, fqdn_problem
 
 STATES = ("reserved", "creating", "created", "failed", "destroyed")
 DOM0_PACKAGE = "Xen-Host"
@@ -34,15 +35,19 @@ LOCK_TIMEOUT_S = 60.0
 # parsing 1,000 rows is on the path of `xenpair list`: keep it cheap, but just as strict
 _DOTTED = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\."
                      r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
-_SPACE = re.compile(r"\s")
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 _STATE = "(reserved|creating|created|failed)"
+# rows are input too: names by the rule of typed names (xenpair.names), package names by the tier
+# rule, dates as printable text of a sane length
+_PACKAGE = r"(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?"
+_DATE = r"[^;\x00-\x1f\x7f]{0,64}"
+_DOM0_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 # the common, well-formed row in one match; anything else goes through _parse_row, which
 # accepts the same rows and says exactly what is wrong with the others
 _FAST = {
-    "hosting": re.compile(rf"{_IP};([^\s;]+);([^;\r]*)(?:;((?:{_IP})?)(?:;([^;\r]*)(?:;{_STATE})?)?)?"),
-    "backup": re.compile(rf"{_IP};([^\s;]+);([^;\r]*)(?:;([^;\r]*)(?:;{_STATE})?)?"),
+    "hosting": re.compile(rf"{_IP};({FQDN});({_PACKAGE})(?:;((?:{_IP})?)(?:;({_DATE})(?:;{_STATE})?)?)?"),
+    "backup": re.compile(rf"{_IP};({FQDN});({_PACKAGE})(?:;({_DATE})(?:;{_STATE})?)?"),
 }
 
 
@@ -232,11 +237,20 @@ def _parse_row(kind: str, path: Path, prefix: IPv4Network, bounds: tuple[int, in
         raise RegistryError(f"{ip} is outside {kind}.prefix {prefix}", where=where,
                             hint=f"fix the line, or set {kind}.prefix in the config to the prefix this "
                                  "registry uses")
-    name = fields[1]
-    if not name or _SPACE.search(name):
-        raise RegistryError(f"the name {name!r} is empty or contains spaces", where=where,
-                            hint="fix the line by hand")
-    row = Row(kind, ip, name, fields[2], line=number, raw=text)
+    name, package = fields[1], fields[2]
+    if package == DOM0_PACKAGE:
+        problem = None if _DOM0_NAME.match(name) else "not a plain word"
+    else:
+        problem = fqdn_problem(name)
+    if problem:
+        shown = repr(name[:80]) + ("..." if len(name) > 80 else "")
+        raise RegistryError(f"the name {shown} is not a valid machine name: {problem}", where=where,
+                            hint="fix the line by hand (a machine is NAME.DOMAIN, NAME one DNS label); "
+                                 "xenpair runs nothing for a registry it cannot trust")
+    if not re.fullmatch(_PACKAGE, package):
+        raise RegistryError(f"the package {package[:80]!r} is not a package name (letters, digits, _ . -)",
+                            where=where, hint="fix the line by hand")
+    row = Row(kind, ip, name, package, line=number, raw=text)
     rest = fields[3:]
     if kind == "hosting" and rest:
         row.external_ip = rest.pop(0)
@@ -245,6 +259,9 @@ def _parse_row(kind: str, path: Path, prefix: IPv4Network, bounds: tuple[int, in
                                 where=where, hint="fix the line by hand")
     if rest:
         row.created = rest.pop(0)
+        if not re.fullmatch(_DATE, row.created):
+            raise RegistryError(f"the date {row.created[:80]!r} has control characters or is over 64 "
+                                "characters long", where=where, hint="fix the line by hand")
     if rest:
         row.state = rest.pop(0)
         if row.state not in STATES:

@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from ipaddress import AddressValueError, IPv4Address, IPv4Network
 
 from xenpair.errors import BadInput
+from xenpair.names import NAME_RULE, name_problem
 
-NAME_RULE = ("a name is one DNS label: lowercase letters a-z, digits 0-9 and inner hyphens, "
-             "1-63 characters, e.g. customer42 (the domain is added from the config)")
-_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
-
-
-def name_problem(name: str) -> str | None:
-    """Why NAME is not a valid machine name, or None."""
-    if _LABEL.match(name):
-        return None
-    if name == "":
-        return "the name is empty"
-    if len(name) > 63:
-        return f"the name is {len(name)} characters long (at most 63)"
-    if "." in name:
-        return "the name contains '.': give the short name only"
-    if name.startswith("-") or name.endswith("-"):
-        return "the name starts or ends with '-'"
-    if any(c.isupper() for c in name):
-        return "the name contains uppercase letters"
-    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "-"))})
-    return "the name contains " + ", ".join(repr(c) for c in bad)
-
+__all__ = ["NAME_RULE", "name_problem", "check_name", "check_external_ip", "external_ip_problem"]
 
 def check_name(name: str) -> str:
     problem = name_problem(name)
