@@ -60,3 +60,12 @@ def test_slash16_prefixes():
 
 def test_smaller_prefix_limits_n():
     assert allocate(IPv4Network("10.20.0.0/16"), B24, set(range(1, 255)) - {9}) == 9
+
+
+def test_reserved_numbers_are_skipped_but_are_not_the_highest():
+    """Issue 10 item 9: a gateway at .254 made every allocation 'lowest free'."""
+    assert allocate(H24, B24, {2, 3, 5}, frozenset({1, 254})) == 6          # not 4, the destroyed pair's
+    assert allocate(H24, B24, set(), frozenset({1, 254})) == 2
+    assert allocate(H24, B24, {2, 3}, frozenset({1, 4})) == 5               # a reserved number is skipped
+    with pytest.raises(Failed):
+        allocate(H24, B24, set(range(2, 254)), frozenset({1, 254}))

@@ -136,15 +136,30 @@ class Side(_Strict):
     domain: Domain = "hosting.example.de"
     bridge: Word = "xenbr1"
     gateway: IPv4Address | None = None
+    reserved: list[IPv4Address] | None = Field(default=None, description="default: the first host address "
+                                                                        "(the dom0's own); [] = none")
     xen_create_image: XenCreateImageOverride | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "Side":
-        if self.prefix.prefixlen > 30:
-            raise ValueError(f"prefix {self.prefix} is too small: use /30 or larger")
-        if self.gateway is not None and self.gateway not in self.prefix:
-            raise ValueError(f"gateway {self.gateway} is not inside prefix {self.prefix}")
+        p = self.prefix
+        if p.prefixlen > 30:
+            raise ValueError(f"prefix {p} is too small: use /30 or larger")
+        if self.gateway is not None:
+            if self.gateway not in p:
+                raise ValueError(f"gateway {self.gateway} is not inside prefix {p}")
+            if self.gateway in (p.network_address, p.broadcast_address):
+                raise ValueError(f"gateway {self.gateway} is the network or broadcast address of {p}")
+        for ip in self.reserved or []:
+            if ip not in p or ip in (p.network_address, p.broadcast_address):
+                raise ValueError(f"reserved address {ip} is not a host address of prefix {p}")
         return self
+
+    @property
+    def never_allocated(self) -> list[IPv4Address]:
+        """Host addresses no pair gets: the reserved ones (default the first, the dom0's) and the gateway."""
+        reserved = [self.prefix.network_address + 1] if self.reserved is None else list(self.reserved)
+        return reserved + ([self.gateway] if self.gateway else [])
 
 
 _TARGET = re.compile(r"(?:(?P<user>[a-z_][a-z0-9_.-]{0,31})@)?(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252}))"

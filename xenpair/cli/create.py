@@ -129,8 +129,7 @@ def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, 
             cfg, used = site.config, site.registry.read().external_ips()
 
             def problem(t: str):
-                return None if not t.strip() else external_ip_problem(
-                    t.strip(), [cfg.hosting.prefix, cfg.backup.prefix], used)
+                return None if not t.strip() else external_ip_problem(t.strip(), cfg, used)
 
             answer = prompts.text("External IP (empty for none):",
                                   validate=lambda t: True if problem(t) is None else problem(t))

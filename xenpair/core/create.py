@@ -44,9 +44,9 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     _check_absent(snap, name)
     ext = None
     if external_ip is not None:
-        ext = check_external_ip(external_ip, [cfg.hosting.prefix, cfg.backup.prefix],
-                                snap.external_ips())
-    n = allocate(cfg.hosting.prefix, cfg.backup.prefix, _used(site, snap))
+        ext = check_external_ip(external_ip, cfg, snap.external_ips())
+    _check_gateways(site, snap)
+    n = allocate(cfg.hosting.prefix, cfg.backup.prefix, _used(snap), _reserved(site, snap))
 
     specs = {role: MachineSpec(
         role=role, fqdn=fqdns[role], ip=address(getattr(cfg, role).prefix, n),
@@ -68,7 +68,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     def reserve() -> None:
         with site.registry.locked() as locked:
             _check_absent(locked, name)
-            if n in _used(site, locked):
+            if n in _used(locked) | _reserved(site, locked):
                 raise Stale(f"address number {n} was taken while planning")
             if ext and ext in locked.external_ips():
                 raise BadInput(f"invalid external IP: {ext} is already the external IP of "
@@ -98,14 +98,33 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     return plan
 
 
-def _used(site: Site, snap: Snapshot) -> set[int]:
-    """Numbers in use in either registry, plus the gateways': never handed out."""
-    used = snap.used_numbers()
+def _used(snap: Snapshot) -> set[int]:
+    """Numbers of the pairs in either registry (dom0 rows are reserved, not used)."""
+    return {snap.number(r) for kind in ("hosting", "backup") for r in snap.rows(kind) if not r.is_dom0}
+
+
+def _reserved(site: Site, snap: Snapshot) -> frozenset[int]:
+    """Numbers never handed out: the dom0 rows', the gateways', each side's reserved addresses."""
+    out = {snap.number(r) for kind in ("hosting", "backup") for r in snap.rows(kind) if r.is_dom0}
     for role in ROLES:
         side = getattr(site.config, role)
-        if side.gateway is not None:
-            used.add(host_number(side.gateway, side.prefix))
-    return used
+        out |= {host_number(ip, side.prefix) for ip in side.never_allocated}
+    return frozenset(out)
+
+
+def _check_gateways(site: Site, snap: Snapshot) -> None:
+    """A gateway on a pair's address is a config mistake that allocation cannot mend."""
+    for role in ROLES:
+        side = getattr(site.config, role)
+        if side.gateway is None:
+            continue
+        n = host_number(side.gateway, side.prefix)
+        pair = next((p for p in snap.pairs() if p.n == n), None)
+        if pair is not None:
+            row = pair.hosting or pair.backup
+            raise BadInput(f"{role}.gateway {side.gateway} is the address of pair {pair.name} (number {n})",
+                           where=f"{snap.files[row.kind].path}:{row.line}",
+                           hint=f"set {role}.gateway in the config to the real gateway's address")
 
 
 def _check_absent(snap: Snapshot, name: str) -> None:

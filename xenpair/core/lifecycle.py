@@ -34,7 +34,7 @@ def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
     old = pair.hosting.external_ip or None
     if new_ip is not None:
         others = {ip: who for ip, who in site.registry.read().external_ips().items() if who != pair.hosting.name}
-        new_ip = str(check_external_ip(new_ip, [cfg.hosting.prefix, cfg.backup.prefix], others))
+        new_ip = str(check_external_ip(new_ip, cfg, others))
     try:
         text = Path(spec.cfg_path).read_text()
     except OSError as e:

@@ -45,7 +45,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     own_ext = pair.hosting.external_ip or None
     if external_ip is not None:
         others = {ip: who for ip, who in snap.external_ips().items() if who != pair.hosting.name}
-        ext = str(check_external_ip(external_ip, [cfg.hosting.prefix, cfg.backup.prefix], others))
+        ext = str(check_external_ip(external_ip, cfg, others))
     else:
         ext = own_ext
     tier = site.tiers[tier_name]
