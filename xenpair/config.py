@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     model_validator,
 )
@@ -82,6 +83,8 @@ def _extra_arg(v: str) -> str:
 
 
 Domain = Annotated[str, AfterValidator(_domain)]
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
 Word = Annotated[str, AfterValidator(_word)]
 ExtraArg = Annotated[str, AfterValidator(_extra_arg)]
 
@@ -178,8 +181,8 @@ class SshTarget(NamedTuple):
 class SshSettings(_Strict):
     key_file: str | None = Field(default=None, description="default: your usual keys and ssh-agent")
     known_hosts: str = "~/.ssh/known_hosts"
-    connect_timeout: float = Field(default=10.0, gt=0, le=600)
-    command_timeout: float = Field(default=7200.0, gt=0, le=86400)
+    connect_timeout: Float = Field(default=10.0, gt=0, le=600)
+    command_timeout: Float = Field(default=7200.0, gt=0, le=86400)
 
 
 class BackupSide(Side):
@@ -215,7 +218,7 @@ class External(_Strict):
 
 class Smtp(_Strict):
     host: Word = "localhost"
-    port: int = Field(default=25, gt=0, lt=65536)
+    port: Int = Field(default=25, gt=0, lt=65536)
     tls: Literal["none", "starttls", "implicit"] = "none"
     ca_file: str | None = Field(default=None, description="default: the system's CA store")
     cert_file: str | None = None
@@ -281,6 +284,11 @@ class Config(_Strict):
         if self.hosting.prefix.overlaps(self.backup.prefix):
             raise ValueError(f"hosting.prefix {self.hosting.prefix} and backup.prefix "
                              f"{self.backup.prefix} overlap")
+        if self.hosting.domain == self.backup.domain:
+            raise ValueError(f"hosting.domain and backup.domain are both {self.hosting.domain}: the two machines "
+                             "of a pair would get the same hostname and cfg file")
+        if os.path.abspath(self.registry.hosting) == os.path.abspath(self.registry.backup):
+            raise ValueError(f"registry.hosting and registry.backup are the same file ({self.registry.hosting})")
         return self
 
     def xci(self, role: str) -> XenCreateImage:
@@ -296,10 +304,11 @@ class Machine(_Strict):
     # packages.yaml is read only by commands that build; `list` never pays for these schemas
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
-    ram_mb: int = Field(gt=0)
-    vcpus: int = Field(gt=0, le=512)
-    disk_gb: int = Field(gt=0)
-    swap_mb: int | None = Field(default=None, ge=0, description="default: ram_mb; 0 = no swap")
+    # strict whole numbers (YAML's `true` is no 1) within what Xen and xen-tools can give a guest
+    ram_mb: Int = Field(ge=32, le=16 * 1024 * 1024)                 # 32 MB .. 16 TiB
+    vcpus: Int = Field(ge=1, le=512)
+    disk_gb: Int = Field(ge=1, le=1024 * 1024)                       # 1 GB .. 1 PB
+    swap_mb: Int | None = Field(default=None, ge=0, le=1024 * 1024, description="default: ram_mb; 0 = no swap")
 
     @property
     def swap(self) -> int:
@@ -379,10 +388,33 @@ def resolve_tier(tiers: dict[str, Tier], name: str) -> str:
                       hint=f"use one of: {', '.join(tiers)} (a bare number N means packageN)")
 
 
-def _loader():
-    import yaml
+_LOADER = None
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader():
+    """PyYAML's safe loader (the C one where there is one), refusing duplicate keys: YAML would
+    silently keep the last value, and a site would run with a setting it did not mean."""
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            def construct_mapping(self, node, deep=False):
+                seen: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key {key!r} (lines {seen[key]} and {line}): YAML would "
+                                        "silently keep the last one", key_node.start_mark)
+                    seen[key] = line
+                return super().construct_mapping(node, deep)
+
+        _LOADER = Loader
+    return _LOADER
 
 
 def _read_yaml(path: Path, what: str) -> dict:
@@ -393,10 +425,16 @@ def _read_yaml(path: Path, what: str) -> dict:
         data = yamlcache.get(path, st)
         if data is not None:
             return data
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
                           hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{what} is not UTF-8 text (byte {raw[e.start]:#04x})", where=f"{path}:{line}",
+                          hint="save the file as UTF-8") from None
     import yaml
 
     try:
@@ -420,7 +458,7 @@ def _compose(path: Path) -> Any:
 
     try:
         return yaml.compose(path.read_text(), Loader=_loader())
-    except (OSError, yaml.YAMLError):    # changed under us: name no line rather than fail
+    except (OSError, ValueError, yaml.YAMLError):    # changed under us: name no line rather than fail
         return None
 
 

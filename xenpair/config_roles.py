@@ -10,7 +10,7 @@ import re
 from ipaddress import IPv4Address
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 ROLE_NAMES = ("base", "monitoring", "backup-jail")
 _UNSAFE = re.compile(r"[\n\r\0'\"`;$\\]")
@@ -149,8 +149,8 @@ class Roles(BaseModel):
     backup_user: User = "backupuser"
     backup_dir: AbsPath = "/backup"
     backup_packages: list[Package] = ["restic"]
-    backup_warn_hours: int = 26
-    backup_crit_hours: int = 50
+    backup_warn_hours: Annotated[int, Strict()] = Field(default=26, ge=1, le=24 * 365)
+    backup_crit_hours: Annotated[int, Strict()] = Field(default=50, ge=1, le=24 * 365)
     icinga: Icinga = Icinga()
 
     @model_validator(mode="after")

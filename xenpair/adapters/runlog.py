@@ -8,6 +8,18 @@ from datetime import datetime
 from pathlib import Path
 
 
+def problem(directory: str) -> str | None:
+    """Why a run log cannot be made in DIRECTORY (checked before anything is reserved), or None."""
+    p = Path(directory)
+    while not os.path.lexists(p):
+        p = p.parent
+    if not p.is_dir():
+        return f"{p} is not a folder" + ("" if str(p) == directory else f" (on the way to {directory})")
+    if not os.access(p, os.W_OK | os.X_OK):
+        return f"{p} is not writable"
+    return None
+
+
 class RunLog:
     def __init__(self, directory: str, name: str):
         Path(directory).mkdir(mode=0o750, parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from xenpair.adapters.registry import now
 from xenpair.adapters.runlog import RunLog
 from xenpair.core.machines import MachineSpec
 from xenpair.core.site import Site
-from xenpair.errors import Failed
+from xenpair.errors import BadInput, Failed
 
 ROLES = ("hosting", "backup")
 TAIL_LINES = 20
@@ -97,6 +97,16 @@ class PairResult:
                 "started": self.started, "cfg_patch": self.cfg_patch, "mail": self.mail,
                 "registered": self.registered, "stopped_at": self.stopped_at,
                 **{r: m.to_dict() for r, m in self.machines.items()}}
+
+
+def check_log_dir(site: Site) -> None:
+    """The run log holds the install summaries: its folder must be usable before anything is reserved."""
+    from xenpair.adapters import runlog
+
+    why = runlog.problem(site.config.log_dir)
+    if why:
+        raise BadInput(f"log_dir {site.config.log_dir}: {why}", where=f"{site.config_path or 'built-in defaults'}: "
+                       "log_dir", hint="set log_dir in the config to a folder xenpair can write")
 
 
 def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],

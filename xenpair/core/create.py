@@ -15,6 +15,7 @@ from xenpair.core.build import (
     add_mail_step,
     add_start_step,
     build_machines,
+    check_log_dir,
 )
 from xenpair.core.guests import ready_to_build
 from xenpair.core.machines import MachineSpec
@@ -58,6 +59,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
                       external_ip=str(ext) if (ext and role == "hosting") else "",
                       created=now(), state="reserved") for role in ROLES}
     # -- check the world
+    check_log_dir(site)
     for spec in specs.values():
         _check_host(site, spec)
 

@@ -17,6 +17,7 @@ from xenpair.core.build import (
     add_mail_step,
     add_start_step,
     build_machines,
+    check_log_dir,
 )
 from xenpair.core.guests import machine_spec, ready_to_build, refuse_building, refuse_running
 from xenpair.core.plan import Plan
@@ -48,6 +49,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         ext = str(check_external_ip(external_ip, cfg, others))
     else:
         ext = own_ext
+    check_log_dir(site)
     tier = site.tiers[tier_name]
     specs, doomed = {}, {}
     for role in roles:

@@ -17,6 +17,7 @@ from xenpair.core.build import (
     add_external_ip_steps,
     add_mail_step,
     build_machines,
+    check_log_dir,
 )
 from xenpair.core.guests import ready_to_build, refuse_building
 from xenpair.core.machines import MachineSpec
@@ -43,6 +44,7 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
     kept = [r for r in ROLES if r not in todo]
     if not todo:            # e.g. hosting destroyed on purpose, backup created: nothing is broken
         return None
+    check_log_dir(site)
     ext = pair.hosting.external_ip if pair.hosting and pair.hosting.external_ip else None
     specs: dict[str, MachineSpec] = {}
     leftovers: dict[str, list[str]] = {}
