@@ -271,6 +271,9 @@ class Config(_Strict):
     log_dir: AbsPath = "/var/log/xenpair"
     roles_dir: AbsPath = "/var/lib/xenpair/roles"     # xen-tools runs roles through a shell string
     toolstack: Command = "xl"
+    # how long one xen-create-image may run, on either dom0 (over SSH also bounded by
+    # backup.ssh.command_timeout); then its process group is stopped (SIGTERM, then SIGKILL)
+    build_timeout: Float = Field(default=7200.0, gt=0, le=86400)
     external: External = External()
     mail: Mail = Mail()
     registry: RegistryPaths = RegistryPaths()

@@ -47,3 +47,12 @@ class Refused(XenpairError):
 
 class Failed(XenpairError):
     """An outside command or the machine itself failed."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP: handled like Ctrl-C (builds stopped, mounts released, machines
+    marked failed); the exit code is 130 for Ctrl-C, 128 + the signal number otherwise."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum, self.name = signum, name

@@ -4,8 +4,11 @@ No `from __future__ import annotations` in the command modules: typer would eval
 annotation at each start.
 """
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -17,7 +20,7 @@ from xenpair.cli import destroy as destroy_cmd
 from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
 from xenpair.cli.roles import roles_app
-from xenpair.errors import BadInput, XenpairError
+from xenpair.errors import BadInput, Interrupted, XenpairError
 
 # xenpair uses no pydantic plugins; without this, defining the first model scans every installed
 # distribution's entry points (a few ms on each start). An explicit setting still wins.
@@ -70,6 +73,8 @@ app.add_typer(roles_app, name="roles")
 
 def exit_code(error: BaseException) -> int:
     """The one place that maps an error to an exit code."""
+    if isinstance(error, Interrupted) and error.signum != signal.SIGINT:
+        return 128 + error.signum
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(error, BadInput):
@@ -77,12 +82,49 @@ def exit_code(error: BaseException) -> int:
     return EXIT_FAILED
 
 
+_caught: list[int] = []
+
+
+def _on_signal(signum: int, frame) -> None:
+    """Ctrl-C, SIGTERM (a service stop, `kill`) and SIGHUP (the SSH login to the dom0 dropped) all
+    start the same cleanup: the first raises Interrupted where xenpair is; any later one only says
+    that the cleanup is under way, so a second Ctrl-C cannot abort it halfway."""
+    if signum == signal.SIGHUP:
+        _detach_from_terminal()
+    if _caught:
+        with contextlib.suppress(OSError):
+            os.write(2, b"xenpair: still cleaning up (stopping builds, releasing mounts, recording the "
+                        b"machines as failed); please wait\n")
+        return
+    _caught.append(signum)
+    raise Interrupted(signum, signal.Signals(signum).name)
+
+
+def _detach_from_terminal() -> None:
+    """After a hang-up the terminal is gone: writing to it would fail and stop the cleanup."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if os.isatty(fd):
+                os.dup2(null, fd)
+    os.close(null)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (the one place that maps errors to codes, with exit_code)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _on_signal)
     try:
         app(args=argv, prog_name="xenpair")
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if _caught and code:            # typer turns the Interrupted into Exit(130): say which signal
+            interrupted = Interrupted(_caught[0], signal.Signals(_caught[0]).name)
+            with contextlib.suppress(OSError):
+                print(f"xenpair: interrupted by {interrupted.name}", file=sys.stderr)
+            return exit_code(interrupted)
+        return code
     except XenpairError as e:
         print(f"xenpair: error: {e}", file=sys.stderr)
         return exit_code(e)
@@ -91,9 +133,11 @@ def run(argv: list[str] | None = None) -> int:
         where = f"\n  where: {e.filename}" if e.filename else ""
         print(f"xenpair: error: {e.strerror or e}{where}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("xenpair: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:
+        what = f" by {e.name}" if isinstance(e, Interrupted) else ""
+        with contextlib.suppress(OSError):
+            print(f"xenpair: interrupted{what}", file=sys.stderr)
+        return exit_code(e)
     return EXIT_OK
 
 

@@ -158,10 +158,13 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
             current[0] = step
             progress.step(spec.role, step)
 
-    run = host.run(spec.argv(), on_line=on_line)
+    limit = site.config.build_timeout
+    if host.remote:
+        limit = min(limit, site.config.backup.ssh.command_timeout)
+    run = host.run(spec.argv(), on_line=on_line, timeout=limit)
     problem = xci.problem(run.returncode, run.stdout, run.stderr)
     if run.timed_out:
-        problem = f"xen-create-image did not finish within {run.elapsed:.0f} s and was stopped"
+        problem = f"xen-create-image did not finish within {limit:g} s and was stopped"
     result = BuildResult(spec, host.name, ok=problem is None, exit_code=run.returncode,
                          elapsed=run.elapsed, problem=problem,
                          log=xci.logfile(run.stdout) or f"{spec.xci.log_dir}/{spec.fqdn}.log")
