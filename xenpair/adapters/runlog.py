@@ -22,7 +22,7 @@ def problem(directory: str) -> str | None:
 
 class RunLog:
     def __init__(self, directory: str, name: str):
-        Path(directory).mkdir(mode=0o750, parents=True, exist_ok=True)
+        Path(directory).mkdir(mode=0o700, parents=True, exist_ok=True)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         path = Path(directory) / f"{name}-{stamp}.log"
         n = 1

@@ -76,6 +76,26 @@ _STEPS = [(re.compile(p), step) for p, step in (
 )]
 
 
+# xen-create-image 4.9 writes /var/log/xen-tools/<fqdn>.log and chmods it 0640 itself (umask
+# cannot help), with the root password in it; rotated runs keep their 0640 as <fqdn>.N.log
+_PRIVATE_DIR = 'mkdir -p -m 0700 -- "$1" && chmod 0700 -- "$1"'
+_PRIVATE_LOGS = 'for f in "$1/$2.log" "$1/$2".[0-9]*.log; do if [ -f "$f" ]; then chmod 0600 -- "$f"; fi; done'
+
+
+def keep_logs_private(host, log_dir: str, fqdn: str | None = None) -> None:
+    """The log folder 0700 (before a build: no reader gets in while it runs) and, given FQDN, that
+    guest's logs 0600 (after it). Raises Failed where the host refuses."""
+    from xenpair.errors import Failed
+
+    argv = ["sh", "-c", _PRIVATE_DIR, "sh", log_dir] if fqdn is None else \
+        ["sh", "-c", _PRIVATE_LOGS, "sh", log_dir, fqdn]
+    r = host.run(argv)
+    if r.returncode != 0:
+        raise Failed(f"cannot make xen-tools' logs in {log_dir} private on host {host.name}: "
+                     f"{r.stderr.strip() or f'exit {r.returncode}'}", hint="they hold root passwords: check that "
+                     "xenpair runs as root there")
+
+
 def step_of(line: str) -> str | None:
     """The build step a line of `xen-create-image --verbose` output starts, if any."""
     for pattern, step in _STEPS:

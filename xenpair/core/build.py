@@ -161,7 +161,11 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
     limit = site.config.build_timeout
     if host.remote:
         limit = min(limit, site.config.backup.ssh.command_timeout)
-    run = host.run(spec.argv(), on_line=on_line, timeout=limit)
+    xci.keep_logs_private(host, spec.xci.log_dir)
+    try:
+        run = host.run(spec.argv(), on_line=on_line, timeout=limit)
+    finally:
+        xci.keep_logs_private(host, spec.xci.log_dir, spec.fqdn)
     problem = xci.problem(run.returncode, run.stdout, run.stderr)
     if run.timed_out:
         problem = f"xen-create-image did not finish within {limit:g} s and was stopped"
