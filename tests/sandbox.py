@@ -29,6 +29,7 @@ TINY_HOOKS = ("40-setup-networking", "50-setup-hostname", "90-make-fstab")
 
 
 _CREATED: list[str] = []
+_BOX: list[Path] = []
 
 
 def enter() -> Path:
@@ -46,6 +47,7 @@ def enter() -> Path:
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "making / private failed")
     box = Path(tempfile.mkdtemp(prefix="xenpair-test-"))
+    _BOX.append(box)
     for target in COVERED + COPIED[1:]:
         src = box / target.strip("/").replace("/", "_")
         if target in COPIED:
@@ -79,13 +81,16 @@ def _loopback_up() -> None:
 
 
 def leave() -> None:
-    """Remove the empty mount points enter() had to create on this machine."""
+    """Remove the empty mount points enter() had to create on this machine, and the sandbox folder
+    (its bind mounts live only in this process's namespace, which ends with it)."""
     for target in reversed(_CREATED):
         subprocess.run(["umount", "-l", target], check=False)
         try:
             os.rmdir(target)
         except OSError:
             pass
+    for box in _BOX:
+        shutil.rmtree(box, ignore_errors=True)
 
 
 def _bind(src: Path | str, target: str) -> None:
@@ -114,6 +119,10 @@ def cleanup_leftovers(image_root: Path) -> None:
         target = line.split()[1]
         if target.startswith("/tmp/") and len(Path(target).name) == 10 and "xenpair-test" not in target:
             subprocess.run(["umount", "-l", target], check=False)
+            try:
+                os.rmdir(target)              # xen-create-image's empty mount point, on the real /tmp
+            except OSError:
+                pass
     out = subprocess.run(["losetup", "-n", "-O", "NAME,BACK-FILE", "-l"], capture_output=True, text=True)
     for line in out.stdout.splitlines():
         parts = line.split(None, 1)

@@ -46,6 +46,10 @@ def test_release_mounts_of_a_half_built_guest(tmp_path):
     released = release_mounts(LocalHost(), [str(guest)])
     assert released == [str(mnt)]
     assert str(mnt) not in Path("/proc/self/mounts").read_text()
+    assert not mnt.exists()                                          # its empty mount point is gone too
+    subprocess.run(["mount", "-o", "loop", str(img), str(guest.parent)], check=True)
+    assert (guest.parent / "proc").is_dir()                          # the guest's own /proc was not removed
+    subprocess.run(["umount", str(guest.parent)], check=True)
     loops = subprocess.run(["losetup", "-n", "-O", "BACK-FILE", "-l"], capture_output=True, text=True).stdout
     assert str(img) not in loops
     assert release_mounts(LocalHost(), [str(guest)]) == []          # nothing left: a no-op

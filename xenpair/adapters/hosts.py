@@ -144,6 +144,8 @@ def release_mounts(host, storage: list[str]) -> list[str]:
         if ours(source):
             target = target.replace("\\040", " ")
             host.run(["umount", "--recursive", target])
+            # xen-create-image's own mkdtemp folder; rmdir leaves it if anything is still in it
+            host.run(["rmdir", "--", target])
             released.append(target)
     for device, backing in loops.items():
         if ours(backing):
