@@ -27,6 +27,31 @@ from xenpair.errors import BadInput, Interrupted, XenpairError
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+GLOBAL_OPTIONS = ("--config", "-c", "--version")
+
+
+def _plain_help() -> None:
+    """typer 0.27+ (pinned 0.29.x) prints `<bool>` after every flag and `{name}` for each argument,
+    unlike any Debian tool. Here: a flag shows no type, an argument shows as NAME (usage: NAME,
+    or [NAME] when optional). Display only; parsing is untouched."""
+    from typer import core
+
+    option_type = core.TyperOption.display_type_rich
+
+    def flag_without_type(self, ctx):
+        return None if self.is_flag else option_type(self, ctx)
+
+    def argument_usage(self) -> str:
+        name = self.display_name_raw
+        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
+
+    core.TyperOption.display_type_rich = flag_without_type
+    core.TyperArgument.display_name_raw = property(lambda self: self.metavar or self.name.upper())
+    core.TyperArgument._usage_display_name = argument_usage
+    core.TyperArgument.display_type_rich = lambda self, ctx: None
+
+
+_plain_help()
 
 app = typer.Typer(
     name="xenpair",
@@ -110,8 +135,23 @@ def _detach_from_terminal() -> None:
     os.close(null)
 
 
+def _global_option_after_command(argv: list[str]) -> str | None:
+    """`xenpair list --config X`: click would only say "No such option"; name the real mistake."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] in ("--config", "-c") else 1
+    return next((a for a in argv[i + 1:] if a.split("=", 1)[0] in GLOBAL_OPTIONS), None)
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (the one place that maps errors to codes, with exit_code)."""
+    late = _global_option_after_command(sys.argv[1:] if argv is None else argv)
+    if late:
+        option = late.split("=", 1)[0]
+        print(f"xenpair: error: {option} is a global option: it goes before the command\n"
+              f"  what to do: xenpair {option}{' FILE' if option != '--version' else ''} COMMAND ..., "
+              "e.g. xenpair --config /etc/xenpair/config.yaml list", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _on_signal)

@@ -57,7 +57,8 @@ def _registry(site: Site) -> list[Check]:
     except XenpairError as e:
         return [Check("registry", False, str(e))]
     pairs = snap.pairs()
-    out = [Check("registry", True, f"{len(pairs)} pairs in {site.config.registry.hosting} and "
+    out = [Check("registry", True, f"{len(pairs)} pair{'' if len(pairs) == 1 else 's'} in "
+                                   f"{site.config.registry.hosting} and "
                                    f"{site.config.registry.backup}")]
     odd = []
     for p in pairs:

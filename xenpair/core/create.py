@@ -140,8 +140,9 @@ def _check_absent(snap: Snapshot, name: str) -> None:
                                  f"killed), finish the pair with 'xenpair repair {name}'")
     raise AlreadyExists(f"a pair named {name!r} already exists (state {pair.state}, "
                         f"address number {pair.n})",
-                        hint=f"choose another name; an incomplete pair is finished with 'xenpair repair "
-                             f"{name}'; rebuilding a pair is a separate, explicit choice not offered yet")
+                        hint=f"choose another name, or rebuild it: 'xenpair create PACKAGE {name} --overwrite' "
+                             "(the hosting machine; --rebuild-backup for both); an incomplete pair is finished "
+                             f"with 'xenpair repair {name}'")
 
 
 def _check_host(site: Site, spec: MachineSpec) -> None:
