@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 DEMO_DIR ?= /var/tmp/xenpair-demo
 TEST_CACHE ?= /var/cache/xenpair-test
-MIRROR ?= http://deb.debian.org/debian
+# the Debian mirror this machine's apt already uses; `make test MIRROR=URL` overrides it
+MIRROR ?= $(shell tests/tools/apt-mirror bookworm)
 # --no-install-recommends: with Recommends, xen-tools pulls in the hypervisor and grub-xen-host,
 # which changes this machine's boot menu.
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
@@ -57,7 +58,7 @@ test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache lint
 # what apt fetches to install the roles' packages, recorded once (the tests replay it offline);
 # the tool skips the work when its record still matches the rootfs and the package lists
 aptcache: venv $(TEST_CACHE)/bookworm-rootfs.tar
-	$(VENV)/bin/python tests/tools/make-aptcache $(TEST_CACHE)/apt $(TEST_CACHE)/bookworm-rootfs.tar
+	$(VENV)/bin/python tests/tools/make-aptcache $(TEST_CACHE)/apt $(TEST_CACHE)/bookworm-rootfs.tar $(MIRROR)
 
 # xenpair's parsed-config cache goes with the rest of the demo, not to ~/.cache
 demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache

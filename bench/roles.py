@@ -54,7 +54,7 @@ def main() -> None:
                 t = time.perf_counter()
                 guestroot.unpack(Path(args.rootfs), root)
                 try:
-                    guestroot.setup_apt(root, proxy.url, log)
+                    guestroot.setup_apt(root, proxy, log)
                     times["unpack + apt setup"].append(time.perf_counter() - t)
                     env = dict(run.env, hostname="bench.backup.example.de", ip1="192.168.30.250")
                     for name in run.names:

@@ -2,7 +2,7 @@
 
 The role tests install real Debian packages with the guests' own apt, as a site with an
 apt-cacher-ng does (xen-create-image --apt_proxy). `make test` records the answers once
-(tests/tools/make-aptcache, the only step that goes to deb.debian.org, like debootstrap);
+(tests/tools/make-aptcache, the only step that goes to the Debian mirror, like debootstrap);
 in the tests the proxy only replays: anything not recorded is a 404, never fetched, so the
 tests' traffic stays on 127.0.0.1. The indexes are Debian's own, signed: apt checks them as usual.
 """
@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 class AptProxy:
     def __init__(self, store: Path, record: bool = False):
         self.store, self.record = store, record
+        # the mirror the answers were recorded from (STORE/.mirror): guests must name that one
+        mirror_file = store / ".mirror"
+        self.mirror = mirror_file.read_text().strip() if mirror_file.is_file() else None
         self.misses: list[str] = []
         self.served = 0
         proxy = self

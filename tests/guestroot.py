@@ -13,7 +13,6 @@ import os
 import subprocess
 from pathlib import Path
 
-MIRROR = "http://deb.debian.org/debian"
 SETUP_APT = "/usr/share/xen-tools/bookworm.d/20-setup-apt"
 
 
@@ -36,8 +35,9 @@ def release(root: Path) -> None:
         raise RuntimeError(f"still mounted below {root}: {left}; do not delete it")
 
 
-def setup_apt(root: Path, proxy_url: str, log: Path) -> None:
-    env = dict(os.environ, mirror=MIRROR, dist="bookworm", arch="amd64", apt_proxy=proxy_url)
+def setup_apt(root: Path, proxy, log: Path) -> None:
+    """The guest's apt as xen-tools' 20-setup-apt sets it up, through the replaying PROXY (AptProxy)."""
+    env = dict(os.environ, mirror=proxy.mirror, dist="bookworm", arch="amd64", apt_proxy=proxy.url)
     with open(log, "a") as out:
         subprocess.run([SETUP_APT, str(root)], env=env, stdout=out, stderr=subprocess.STDOUT, check=True)
         subprocess.run(["chroot", str(root), "ssh-keygen", "-A"], stdout=out, stderr=subprocess.STDOUT, check=True)

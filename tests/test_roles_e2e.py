@@ -35,7 +35,7 @@ def test_pair_with_roles_on_the_real_xen_create_image(ssh_real_site, apt_proxy, 
                             "icinga": {"objects_dir": str(icinga)}}
     extra = site.config["xen_create_image"]["extra_args"]
     extra.remove(OFFLINE_MIRROR)
-    extra += ["--mirror=http://deb.debian.org/debian", f"--apt_proxy={apt_proxy.url}"]
+    extra += [f"--mirror={apt_proxy.mirror}", f"--apt_proxy={apt_proxy.url}"]
     site.write_config()
 
     r = site.run("create", "big", "shop", "203.0.113.30", "--yes", "--json", "--no-mail", timeout=1800)

@@ -48,7 +48,7 @@ def guest(tmp_path_factory, real_rootfs, apt_proxy, backup_key):
     roles.sync(LocalHost(), str(base / "roles"))
     guestroot.unpack(real_rootfs, root)
     try:
-        guestroot.setup_apt(root, apt_proxy.url, log)
+        guestroot.setup_apt(root, apt_proxy, log)
         env = dict(run.env, hostname=HOSTNAME, ip1=IP)
 
         def run_roles() -> None:
