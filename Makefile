@@ -44,10 +44,9 @@ demo-dir:
 	  echo "$(DEMO_DIR) is not $$(id -un)'s own folder (owner, mode or symlink): refusing to use it;" \
 	       "remove it or set DEMO_DIR=" >&2; exit 2; fi
 
-$(DEMO_DIR)/rootfs-bookworm.tar: | deps demo-dir
-	@if [ -s $(TEST_CACHE)/bookworm-rootfs.tar ]; then \
-	  mkdir -p $(DEMO_DIR) && cp $(TEST_CACHE)/bookworm-rootfs.tar $@; \
-	else tests/tools/make-rootfs $@ bookworm $(MIRROR); fi
+# one debootstrapped root for the demo and the tests: built once in the test cache, linked here
+$(DEMO_DIR)/rootfs-bookworm.tar: $(TEST_CACHE)/bookworm-rootfs.tar | demo-dir
+	ln -f $< $@ 2>/dev/null || cp $< $@
 
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench

@@ -166,3 +166,59 @@ def test_fast_path_reads_rows_exactly_like_the_full_checker(kind, line):
     assert fast.render() == line
     assert (fast.ip, fast.name, fast.package, fast.external_ip, fast.created, fast.state if not fast.is_dom0 else "") \
         == (slow.ip, slow.name, slow.package, slow.external_ip, slow.created, slow.state)
+
+
+def _hold(path_h, path_b, seconds, started):
+    with Registry(path_h, path_b, H, B).locked():
+        started.set()
+        import time
+
+        time.sleep(seconds)
+
+
+def _wait_for_lock(path_h, path_b, result):
+    from xenpair.errors import Failed
+
+    try:
+        with Registry(path_h, path_b, H, B).locked():
+            result.put("got it")
+    except Failed as e:
+        result.put(str(e))
+
+
+def test_a_queue_that_moves_never_times_out_but_one_stuck_holder_does(tmp_path, monkeypatch):
+    """Issue 10 item 15: 50 creates queued behind each other failed with 'stayed locked for 60 s'
+    although every holder was making progress. Here the timeout is 1 s: five holders of 0.5 s each
+    in a row (2.5 s) must not make the waiter give up; one holder of 2 s must."""
+    import time
+
+    from xenpair.adapters import registry
+
+    monkeypatch.setattr(registry, "LOCK_TIMEOUT_S", 1.0)
+    h, b = tmp_path / "h.csv", tmp_path / "b.csv"
+    ctx = multiprocessing.get_context("fork")
+    result = ctx.Queue()
+    started = ctx.Event()
+    first = ctx.Process(target=_hold, args=(h, b, 0.5, started))
+    first.start()
+    started.wait(10)
+    waiter = ctx.Process(target=_wait_for_lock, args=(h, b, result))
+    holders = [ctx.Process(target=_hold, args=(h, b, 0.5, ctx.Event())) for _ in range(4)]
+    for p in holders:
+        p.start()
+    time.sleep(0.2)
+    waiter.start()
+    for p in [first, waiter, *holders]:
+        p.join(30)
+    assert result.get(timeout=5) == "got it"
+
+    started = ctx.Event()
+    stuck = ctx.Process(target=_hold, args=(h, b, 2.5, started))
+    stuck.start()
+    started.wait(10)
+    waiter = ctx.Process(target=_wait_for_lock, args=(h, b, result))
+    waiter.start()
+    waiter.join(30)
+    stuck.join(30)
+    message = result.get(timeout=5)
+    assert f"stayed locked by one holder (pid {stuck.pid})" in message

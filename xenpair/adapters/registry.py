@@ -11,6 +11,7 @@ first, then backup) and replaces each file atomically.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import re
 import time
@@ -37,7 +38,9 @@ _DOTTED = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\
                      r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
-_STATE = "(reserved|creating|created|failed)"
+_STATE = "(reserved|creating|created|failed|destroyed)"
+_OCTET_NC = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPC_NC = rf"(?:(?:{_OCTET_NC}\.){{3}}{_OCTET_NC})"
 # rows are input too: names by the rule of typed names (xenpair.names), package names by the tier
 # rule, dates as printable text of a sane length
 _PACKAGE = r"(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?"
@@ -45,9 +48,10 @@ _DATE = r"[^;\x00-\x1f\x7f]{0,64}"
 _DOM0_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 # the common, well-formed row in one match; anything else goes through _parse_row, which
 # accepts the same rows and says exactly what is wrong with the others
+_IPC = rf"((?:{_OCTET_NC}\.){{3}}{_OCTET_NC})"
 _FAST = {
-    "hosting": re.compile(rf"{_IP};({FQDN});({_PACKAGE})(?:;((?:{_IP})?)(?:;({_DATE})(?:;{_STATE})?)?)?"),
-    "backup": re.compile(rf"{_IP};({FQDN});({_PACKAGE})(?:;({_DATE})(?:;{_STATE})?)?"),
+    "hosting": re.compile(rf"{_IPC};({FQDN});({_PACKAGE})(?:;({_IPC_NC}?)(?:;({_DATE})(?:;{_STATE})?)?)?"),
+    "backup": re.compile(rf"{_IPC};({FQDN});({_PACKAGE})(?:;({_DATE})(?:;{_STATE})?)?"),
 }
 
 
@@ -67,17 +71,27 @@ def short_name(fqdn: str) -> str:
     return fqdn.split(".", 1)[0]
 
 
-@dataclass
 class Row:
-    kind: str                    # "hosting" | "backup"
-    ip: IPv4Address
-    name: str                    # FQDN (or "Hosting" for the dom0 row)
-    package: str
-    external_ip: str = ""        # hosting only
-    created: str = ""
-    state: str = "created"
-    line: int = 0                # 0 = not yet in the file
-    raw: str | None = None       # original text; None once changed
+    """One registry line. The address is kept as an int (an IPv4Address is made only when asked
+    for): parsing 60,000 rows is on the path of every create, under the registry lock."""
+
+    __slots__ = ("kind", "ipn", "name", "package", "external_ip", "created", "state", "line", "raw")
+
+    def __init__(self, kind: str, ip: IPv4Address | int, name: str, package: str, external_ip: str = "",
+                 created: str = "", state: str = "created", line: int = 0, raw: str | None = None):
+        self.kind = kind                  # "hosting" | "backup"
+        self.ipn = int(ip)
+        self.name = name                  # FQDN (or "Hosting" for the dom0 row)
+        self.package = package
+        self.external_ip = external_ip    # hosting only
+        self.created = created
+        self.state = state
+        self.line = line                  # 0 = not yet in the file
+        self.raw = raw                    # original text; None once changed
+
+    @property
+    def ip(self) -> IPv4Address:
+        return IPv4Address(self.ipn)
 
     @property
     def address(self) -> str:
@@ -100,6 +114,9 @@ class Row:
         for key, value in changes.items():
             setattr(self, key, value)
         self.raw = None
+
+    def __repr__(self) -> str:
+        return f"Row({self.kind}, {self.ip}, {self.name!r}, {self.state!r}, line {self.line})"
 
 
 @dataclass
@@ -182,30 +199,38 @@ def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
     seen_name: dict[str, int] = {}
     bounds = (int(prefix.network_address), int(prefix.broadcast_address))
     fast = _FAST[kind].fullmatch
+    append = f.rows.append
+    bases: dict[str, int] = {}           # "a.b.c" -> its address as an int: rows share few of them
+    hosting = kind == "hosting"
     for number, text_line in enumerate(lines[1:], start=2):
         if text_line.strip() == "":
-            f.rows.append(text_line)
+            append(text_line)
             continue
         m = fast(text_line)
-        ip = ((int(m[1]) << 24) | (int(m[2]) << 16) | (int(m[3]) << 8) | int(m[4])) if m else -1
-        if m and bounds[0] <= ip <= bounds[1] and m[6] != DOM0_PACKAGE:
+        if m is not None:                # the regex checked the address's form
             g = m.groups()
-            if kind == "hosting":
-                row = Row(kind, IPv4Address(ip), g[4], g[5], g[6] or "", g[11] or "", g[12] or "created",
-                          number, text_line)
+            head, _, last = g[0].rpartition(".")
+            base = bases.get(head)
+            if base is None:
+                a, b, c = head.split(".")
+                base = bases[head] = (int(a) << 24) | (int(b) << 16) | (int(c) << 8)
+            ip = base + int(last)
+        if m is not None and bounds[0] <= ip <= bounds[1] and g[2] != DOM0_PACKAGE:
+            if hosting:
+                row = Row(kind, ip, g[1], g[2], g[3] or "", g[4] or "", g[5] or "created", number, text_line)
             else:
-                row = Row(kind, IPv4Address(ip), g[4], g[5], "", g[6] or "", g[7] or "created", number, text_line)
+                row = Row(kind, ip, g[1], g[2], "", g[3] or "", g[4] or "created", number, text_line)
         else:
             row = _parse_row(kind, path, prefix, bounds, number, text_line, old_fields)
-        for seen, key in ((seen_ip, ip if m else row.ip._ip), (seen_name, row.name)):
-            if key in seen:
-                shown = row.ip if isinstance(key, int) else key
-                raise RegistryError(f"{shown} appears twice in the {kind} registry "
-                                    f"(lines {seen[key]} and {number})",
-                                    where=f"{path}:{number}",
-                                    hint="remove the stale line by hand; xenpair does not guess which is right")
-            seen[key] = number
-        f.rows.append(row)
+            ip = row.ipn
+        if ip in seen_ip or row.name in seen_name:
+            first = seen_ip.get(ip) or seen_name[row.name]
+            shown = row.ip if ip in seen_ip else row.name
+            raise RegistryError(f"{shown} appears twice in the {kind} registry (lines {first} and {number})",
+                                where=f"{path}:{number}",
+                                hint="remove the stale line by hand; xenpair does not guess which is right")
+        seen_ip[ip] = seen_name[row.name] = number
+        append(row)
     return f
 
 
@@ -282,7 +307,7 @@ class Snapshot:
         return self.files[kind].data_rows()
 
     def number(self, row: Row) -> int:
-        return row.ip._ip - self.files[row.kind].base
+        return row.ipn - self.files[row.kind].base
 
     def used_numbers(self) -> set[int]:
         return {self.number(r) for kind in self.files for r in self.rows(kind)}
@@ -294,7 +319,7 @@ class Snapshot:
             for row in self.rows(kind):
                 if row.is_dom0:
                     continue
-                n = row.ip._ip - base
+                n = row.ipn - base
                 pair = by_n.get(n)
                 if pair is None:
                     pair = by_n[n] = Pair(n, None, None)
@@ -302,11 +327,26 @@ class Snapshot:
         return [by_n[n] for n in sorted(by_n)]
 
     def find(self, name: str) -> Pair | None:
-        """Exact match on the short name: 'foo' never matches 'foobar'."""
-        for pair in self.pairs():
-            if any(r is not None and short_name(r.name) == name for r in (pair.hosting, pair.backup)):
-                return pair
-        return None
+        """Exact match on the short name: 'foo' never matches 'foobar'. (The pair with the lowest N,
+        as in pairs(); found without building every pair: it is on the path of every command.)"""
+        if "." in name:                  # a short name is one label
+            return None
+        dotted = name + "."
+        hits: dict[str, dict[int, Row]] = {"hosting": {}, "backup": {}}
+        for kind, found in hits.items():
+            base = self.files[kind].base
+            for row in self.rows(kind):
+                if (row.name == name or row.name.startswith(dotted)) and not row.is_dom0:
+                    found[row.ipn - base] = row
+        numbers = hits["hosting"].keys() | hits["backup"].keys()
+        if not numbers:
+            return None
+        n = min(numbers)
+        return Pair(n, *(hits[kind].get(n) or self._row_at(kind, n) for kind in ("hosting", "backup")))
+
+    def _row_at(self, kind: str, n: int) -> Row | None:
+        ipn = self.files[kind].base + n
+        return next((r for r in self.rows(kind) if r.ipn == ipn and not r.is_dom0), None)
 
     def external_ips(self) -> dict[IPv4Address, str]:
         return {IPv4Address(r.external_ip): r.name for r in self.rows("hosting") if r.external_ip}
@@ -347,7 +387,15 @@ class Registry:
             line = data[: e.start].count(b"\n") + 1
             raise RegistryError(f"the {kind} registry is not UTF-8 text", where=f"{path}:{line}",
                                 hint="fix the line by hand") from None
-        return parse(kind, path, prefix, text)
+        # 60,000 rows are 60,000 objects that all live on: the cyclic GC would scan them again and
+        # again while they are made (a quarter of the time, measured) and can find nothing to free
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return parse(kind, path, prefix, text)
+        finally:
+            if enabled:
+                gc.enable()
 
     def read(self) -> Snapshot:
         """A consistent read without the lock: each file is only ever replaced atomically."""
@@ -372,25 +420,35 @@ class Registry:
 
 @contextmanager
 def _flock(csv: Path) -> Iterator[None]:
+    """Hold flock on <csv>.lock. A waiter gives up only when ONE holder keeps the lock for
+    LOCK_TIMEOUT_S: each holder writes a token of its own into the lock file, and a new token
+    means the queue moved, so the wait starts again (50 runs queued behind each other all get
+    their turn; a hung holder is still reported)."""
     lock_path = csv.with_name(csv.name + ".lock")
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as e:
         raise RegistryError(f"cannot open the registry lock file: {e.strerror}", where=str(lock_path),
                             hint="check that the registry's folder exists and is writable") from None
     try:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        holder, deadline = b"", time.monotonic() + LOCK_TIMEOUT_S
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Failed(f"the registry stayed locked for {LOCK_TIMEOUT_S:.0f} s",
-                                 where=str(lock_path),
-                                 hint="another xenpair is writing it; try again, or find the process "
-                                      f"with 'fuser {lock_path}'") from None
+                now_holder = os.pread(fd, 64, 0)
+                if now_holder != holder:
+                    holder, deadline = now_holder, time.monotonic() + LOCK_TIMEOUT_S
+                elif time.monotonic() > deadline:
+                    who = holder.decode(errors="replace").split()[:1] or ["?"]
+                    raise Failed(f"the registry stayed locked by one holder (pid {who[0]}) for "
+                                 f"{LOCK_TIMEOUT_S:.0f} s", where=str(lock_path),
+                                 hint="that xenpair seems stuck: check it with 'ps -p PID' or "
+                                      f"'fuser {lock_path}', then try again") from None
                 time.sleep(0.02)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {os.urandom(4).hex()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)

@@ -62,7 +62,9 @@ def create(
         raise BadInput("--rebuild-backup goes with --overwrite", hint="add --overwrite to rebuild the pair")
     site = open_site(ctx.obj["config"])
     ctx.call_on_close(site.close)
-    asking = not (yes or dry_run)      # a scripted call (--yes) or a preview asks nothing optional
+    # a scripted call (--yes) asks nothing optional; a preview on a terminal asks what the real run
+    # would ask, so that its plan is the real one
+    asking = not yes
     if package is None or name is None or (asking and (start is None or (external_ip is None and not no_external_ip))):
         answers = _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking)
         package, name, external_ip, start, overwrite = answers
@@ -105,7 +107,7 @@ def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, 
     and the start are optional: without a terminal (or with --yes) they default to none / no.
     """
     from xenpair.cli import prompts
-    from xenpair.core.validate import NAME_RULE, external_ip_problem, name_problem
+    from xenpair.core.validate import external_ip_problem, name_problem
 
     if not prompts.interactive():
         missing = [what for what, gone in (("PACKAGE", package is None), ("NAME", name is None)) if gone]
@@ -117,7 +119,7 @@ def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, 
         package = prompts.select("Package:", [(_tier_line(n, t), n) for n, t in site.tiers.items()])
     if name is None:
         name = prompts.text("Machine name:", validate=lambda t: True if name_problem(t) is None
-                            else f"{name_problem(t)} — {NAME_RULE}")
+                            else _short(f"{name_problem(t)} ({NAME_SHORT})"))
     pair = site.registry.read().find(name)
     if pair is not None and not overwrite and asking:
         overwrite = prompts.confirm(f"{name} exists (address number {pair.n}, package {pair.tier}). Rebuild it?",
@@ -142,6 +144,17 @@ def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, 
         else:
             start = prompts.confirm("Start the machines afterwards?", default=False)
     return package, name, external_ip, start, overwrite
+
+
+NAME_SHORT = "one DNS label: a-z, 0-9, inner -"
+
+
+def _short(message: str) -> str:
+    """A prompt's validation line is cut at the terminal's width: keep it within it."""
+    import shutil
+
+    width = max(40, shutil.get_terminal_size((80, 24)).columns - 2)
+    return message if len(message) <= width else message[: width - 3] + "..."
 
 
 def _toolstack_missing(site) -> str | None:

@@ -7,13 +7,16 @@ import typer
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
-def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """List the pairs in the registry: name, FQDNs, tier, addresses, external IP, state, date."""
+def list_cmd(ctx: typer.Context, json_out: JsonOpt = False,
+             wide: Annotated[bool, typer.Option("--wide", "-w", help="Every column (FQDNs, dates) at full width; "
+                                                "otherwise the table fits the terminal (80 columns in a pipe).")]
+             = False) -> None:
+    """List the pairs in the registry: name, tier, addresses, external IP, state, date (--wide: FQDNs too)."""
     from xenpair.cli import render
     from xenpair.core.query import list_pairs
     from xenpair.core.site import open_site
 
-    render.pairs(list_pairs(open_site(ctx.obj["config"])), json_out)
+    render.pairs(list_pairs(open_site(ctx.obj["config"])), json_out, wide)
 
 
 def show_cmd(

@@ -59,27 +59,35 @@ class LiveProgress(PlainProgress):
         return False
 
     def _table(self):
+        """Called from rich's refresh thread while the build threads change the rows: both hold
+        the lock, so the table never sees a row half changed (or the dict changing size)."""
         from rich.table import Table
 
         t = Table(box=None, pad_edge=False)
         for col in ("", "machine", "host", "time", "step"):
             t.add_column(col)
         now = time.monotonic()
-        for role, r in self.rows.items():
+        with self._lock:
+            rows = [(role, dict(r)) for role, r in self.rows.items()]
+        for role, r in rows:
             elapsed = (r["end"] or now) - r["start"]
             t.add_row(role, r["fqdn"], r["host"], f"{elapsed:5.1f} s", r["step"])
         return t
 
     def started(self, role, fqdn, host):
-        self.rows[role] = {"fqdn": fqdn, "host": host, "start": time.monotonic(), "end": None, "step": "starting"}
+        with self._lock:
+            self.rows[role] = {"fqdn": fqdn, "host": host, "start": time.monotonic(), "end": None,
+                               "step": "starting"}
 
     def step(self, role, step):
-        self.rows[role]["step"] = step
+        with self._lock:
+            self.rows[role]["step"] = step
 
     def finished(self, role, ok, elapsed, problem):
-        r = self.rows[role]
-        r["end"] = r["start"] + elapsed
-        r["step"] = "[green]done[/]" if ok else f"[red]FAILED[/]: {problem}"
+        with self._lock:
+            r = self.rows[role]
+            r["end"] = r["start"] + elapsed
+            r["step"] = "[green]done[/]" if ok else f"[red]FAILED[/]: {problem}"
 
     def note(self, role, message):
         self._live.console.print(f"[{role}] {message}", markup=False, highlight=False)

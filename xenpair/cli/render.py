@@ -187,7 +187,43 @@ def _cells(p) -> tuple[str, ...]:
             h.name if h else "-", b.name if b else "-")
 
 
-def pairs(items: list, as_json: bool) -> None:
+# `list` fits the terminal (80 columns when stdout is no terminal), as ps and virsh list do: the
+# FQDNs (NAME.<domain>) only with --wide; then CREATED goes; then the widest of these is cut
+_NARROW = ("NAME", "TIER", "HOSTING IP", "BACKUP IP", "EXTERNAL IP", "STATE", "CREATED")
+_CUTTABLE = ("NAME", "STATE", "TIER")
+_MIN_CUT = 6
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in rows) + "\n"
+
+
+def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
+    titles = [title for title, _ in _COLUMNS]
+    keep = [titles.index(t) for t in _NARROW]
+    rows = [tuple(r[i] for i in keep) for r in rows]
+    titles = list(_NARROW)
+
+    def wide(rs) -> int:
+        return sum(max(map(len, col)) for col in zip(*rs, strict=True)) + 2 * (len(rs[0]) - 1)
+
+    if wide(rows) > width:
+        i = titles.index("CREATED")
+        rows = [r[:i] + r[i + 1:] for r in rows]
+        titles.pop(i)
+    while wide(rows) > width:
+        cols = {t: max(len(r[titles.index(t)]) for r in rows) for t in _CUTTABLE}
+        t, w = max(cols.items(), key=lambda kv: kv[1])
+        if w <= _MIN_CUT:
+            break
+        i, to = titles.index(t), max(_MIN_CUT, w - (wide(rows) - width))
+        rows = [r[:i] + ((r[i][: to - 1] + "~") if len(r[i]) > to else r[i],) + r[i + 1:] for r in rows]
+    return rows
+
+
+def pairs(items: list, as_json: bool, wide: bool = False) -> None:
     # plain aligned text, like `xl list`: greppable, and no rich import for a long list
     if as_json:
         from xenpair.core.query import pair_view
@@ -195,9 +231,12 @@ def pairs(items: list, as_json: bool) -> None:
         _json([pair_view(p) for p in items])
         return
     rows = [tuple(title for title, _ in _COLUMNS)] + [_cells(p) for p in items]
-    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    sys.stdout.write("\n".join(fmt.format(*r).rstrip() for r in rows) + "\n")
+    if not wide:
+        import shutil
+
+        width = shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+        rows = _fit(rows, width)
+    sys.stdout.write(_table(rows))
     if not items:
         print("(no pairs in the registry)", file=sys.stderr)
 
