@@ -17,7 +17,7 @@ def test_good_site_with_backup_over_ssh(ssh_site, sshd):
     code, got = checks(ssh_site)
     assert code == 0, got
     backup = f"backup dom0 (root@127.0.0.1:{sshd.port})"
-    assert set(got) == {"config", "packages", "registry", "registry consistent", "pairs complete",
+    assert set(got) == {"config", "config cache", "packages", "registry", "registry consistent", "pairs complete",
                         "hosting dom0 (local) root", "hosting dom0 (local) xen-create-image",
                         "hosting dom0 (local) storage", "hosting dom0 (local) cfg_dir",
                         "hosting dom0 (local) roles", "hosting dom0 (local) toolstack",
@@ -27,7 +27,7 @@ def test_good_site_with_backup_over_ssh(ssh_site, sshd):
     assert got[f"{backup} ssh"]["detail"].startswith("logged in; host key ssh-ed25519 SHA256:")
     assert got["registry"]["detail"].startswith("3 pairs")
     text = ssh_site.run("check")
-    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "16 ok, 2 warning(s), 0 failed"
+    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "17 ok, 2 warning(s), 0 failed"
 
 
 def test_broken_site(tiny_site, sshd, tmp_path):

@@ -159,7 +159,7 @@ def test_existing_name_is_refused(tiny_site):
     hosting, backup = old_wrapper_registry(tiny_site)
     r = tiny_site.run("create", "small", "foobar", "--yes")
     assert r.returncode == 2
-    assert "a pair named 'foobar' already exists" in r.stderr and "separate, explicit" in r.stderr
+    assert "a pair named 'foobar' already exists" in r.stderr and "--overwrite" in r.stderr
     assert tiny_site.hosting_csv.read_bytes() == hosting and tiny_site.backup_csv.read_bytes() == backup
 
 

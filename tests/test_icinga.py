@@ -87,7 +87,7 @@ def test_register_writes_object_and_member_idempotently_with_bak(where, sshd, tm
     class Site:                                   # the two things register() uses of a site
         hosts = {"backup": host}
     Site.config = config
-    spec = MachineSpec(role="backup", fqdn="shop.backup.example.de", ip="192.168.30.9", prefix=None,
+    spec = MachineSpec(kind="backup", fqdn="shop.backup.example.de", ip="192.168.30.9", prefix=None,
                        bridge="xenbr1", gateway=None, size=None, xci=config.xci("backup"),
                        roles=roles.for_machine(config, "backup", False))
     where_ = roles.registrations(Site, {"backup": spec})["backup"]

@@ -7,11 +7,11 @@ from xenpair.config import Config, XenCreateImage, load_packages
 from xenpair.core.machines import MachineSpec
 
 
-def spec(tier: str, role: str = "hosting", n: int = 2, **kw) -> MachineSpec:
+def spec(tier: str, kind: str = "hosting", n: int = 2, **kw) -> MachineSpec:
     c = Config()
-    side = getattr(c, role)
-    values = dict(role=role, fqdn=f"foo.{side.domain}", ip=side.prefix.network_address + n, prefix=side.prefix,
-                  bridge=side.bridge, gateway=side.gateway, size=getattr(load_packages(c)[tier], role),
+    side = getattr(c, kind)
+    values = dict(kind=kind, fqdn=f"foo.{side.domain}", ip=side.prefix.network_address + n, prefix=side.prefix,
+                  bridge=side.bridge, gateway=side.gateway, size=getattr(load_packages(c)[tier], kind),
                   xci=c.xen_create_image)
     values.update(kw)
     return MachineSpec(**values)
@@ -27,7 +27,7 @@ def test_package1_hosting_argv_with_the_old_wrappers_values():
 
 def test_vcpus_are_passed_unlike_the_old_wrapper():
     assert "--vcpus=8" in spec("package3").argv()          # the old h_cpu was computed, never passed
-    assert "--vcpus=1" in spec("package3", role="backup").argv()
+    assert "--vcpus=1" in spec("package3", kind="backup").argv()
 
 
 def test_external_ip_gateway_and_extra_args():
@@ -51,7 +51,7 @@ def test_dir_storage_and_no_swap():
     s = spec("package1", xci=XenCreateImage(storage=Storage(dir="/srv/xen"), cfg_dir="/srv/cfg/"),
              size=Machine(ram_mb=512, vcpus=1, disk_gb=5, swap_mb=0))
     argv = s.argv()
-    assert "--noswap" in argv and "--dir=/srv/xen" in argv and "--output=/srv/cfg/" in argv
+    assert "--noswap" in argv and "--dir=/srv/xen" in argv and "--output=/srv/cfg" in argv  # normalised
     assert not any(a.startswith("--swap") for a in argv)
     assert s.storage_paths == ["/srv/xen/domains/foo.hosting.example.de"]
     assert s.cfg_path == "/srv/cfg/foo.hosting.example.de.cfg"

@@ -134,7 +134,7 @@ class XenCreateImageOverride(_Strict):
     extra_args: list[ExtraArg] | None = None
 
 
-class Side(_Strict):
+class KindConfig(_Strict):
     prefix: IPv4Network = IPv4Network("192.168.20.0/24")
     domain: Domain = "hosting.example.de"
     bridge: Word = "xenbr1"
@@ -144,7 +144,7 @@ class Side(_Strict):
     xen_create_image: XenCreateImageOverride | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Side":
+    def _check(self) -> "KindConfig":
         p = self.prefix
         if p.prefixlen > 30:
             raise ValueError(f"prefix {p} is too small: use /30 or larger")
@@ -185,14 +185,14 @@ class SshSettings(_Strict):
     command_timeout: Float = Field(default=7200.0, gt=0, le=86400)
 
 
-class BackupSide(Side):
+class BackupKindConfig(KindConfig):
     prefix: IPv4Network = IPv4Network("192.168.30.0/24")
     domain: Domain = "backup.example.de"
     host: str = "local"
     ssh: SshSettings = SshSettings()
 
     @model_validator(mode="after")
-    def _host(self) -> "BackupSide":
+    def _host(self) -> "BackupKindConfig":
         if self.host != "local":
             m = _TARGET.match(self.host)
             if not m or not 0 < int(m["port"] or 22) < 65536:
@@ -277,8 +277,8 @@ class Config(_Strict):
     external: External = External()
     mail: Mail = Mail()
     registry: RegistryPaths = RegistryPaths()
-    hosting: Side = Side()
-    backup: BackupSide = BackupSide()
+    hosting: KindConfig = KindConfig()
+    backup: BackupKindConfig = BackupKindConfig()
     xen_create_image: XenCreateImage = XenCreateImage()
     roles: Roles = Roles()
 
@@ -294,9 +294,9 @@ class Config(_Strict):
             raise ValueError(f"registry.hosting and registry.backup are the same file ({self.registry.hosting})")
         return self
 
-    def xci(self, role: str) -> XenCreateImage:
-        """xen_create_image for one side: the top level, with that side's overrides on top."""
-        override = getattr(self, role).xen_create_image
+    def xci(self, kind: str) -> XenCreateImage:
+        """xen_create_image for one kind of machine: the top level, with that kind's overrides on top."""
+        override = getattr(self, kind).xen_create_image
         if override is None:
             return self.xen_create_image
         merged = {**self.xen_create_image.model_dump(), **override.model_dump(exclude_none=True)}

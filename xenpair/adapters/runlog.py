@@ -38,9 +38,9 @@ class RunLog:
         self._file = os.fdopen(fd, "w", encoding="utf-8", buffering=1)
         self._lock = threading.Lock()
 
-    def write(self, role: str, stream: str, line: str) -> None:
+    def write(self, kind: str, stream: str, line: str) -> None:
         with self._lock:
-            self._file.write(f"{datetime.now():%H:%M:%S} {role:<7} {stream:<6} {line}\n")
+            self._file.write(f"{datetime.now():%H:%M:%S} {kind:<7} {stream:<6} {line}\n")
 
     def close(self) -> None:
         self._file.close()

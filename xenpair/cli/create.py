@@ -160,8 +160,8 @@ def _short(message: str) -> str:
 def _toolstack_missing(site) -> str | None:
     from xenpair.adapters import toolstack
 
-    for role in ("hosting", "backup"):
-        problem = toolstack.missing(site.hosts[role], site.config.toolstack)
+    for kind in ("hosting", "backup"):
+        problem = toolstack.missing(site.hosts[kind], site.config.toolstack)
         if problem:
             return problem
     return None

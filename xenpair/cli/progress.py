@@ -13,22 +13,22 @@ class PlainProgress:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def _say(self, role: str, text: str) -> None:
+    def _say(self, kind: str, text: str) -> None:
         with self._lock:                 # both builds report from their own threads
-            sys.stderr.write(f"[{role}] {text}\n")
+            sys.stderr.write(f"[{kind}] {text}\n")
             sys.stderr.flush()
 
-    def started(self, role, fqdn, host):
-        self._say(role, f"building {fqdn} on {host}")
+    def started(self, kind, fqdn, host):
+        self._say(kind, f"building {fqdn} on {host}")
 
-    def step(self, role, step):
-        self._say(role, f"step: {step}")
+    def step(self, kind, step):
+        self._say(kind, f"step: {step}")
 
-    def finished(self, role, ok, elapsed, problem):
-        self._say(role, f"built in {elapsed:.1f} s" if ok else f"FAILED after {elapsed:.1f} s: {problem}")
+    def finished(self, kind, ok, elapsed, problem):
+        self._say(kind, f"built in {elapsed:.1f} s" if ok else f"FAILED after {elapsed:.1f} s: {problem}")
 
-    def note(self, role, message):
-        self._say(role, message)
+    def note(self, kind, message):
+        self._say(kind, message)
 
     def __enter__(self):
         return self
@@ -68,29 +68,29 @@ class LiveProgress(PlainProgress):
             t.add_column(col)
         now = time.monotonic()
         with self._lock:
-            rows = [(role, dict(r)) for role, r in self.rows.items()]
-        for role, r in rows:
+            rows = [(kind, dict(r)) for kind, r in self.rows.items()]
+        for kind, r in rows:
             elapsed = (r["end"] or now) - r["start"]
-            t.add_row(role, r["fqdn"], r["host"], f"{elapsed:5.1f} s", r["step"])
+            t.add_row(kind, r["fqdn"], r["host"], f"{elapsed:5.1f} s", r["step"])
         return t
 
-    def started(self, role, fqdn, host):
+    def started(self, kind, fqdn, host):
         with self._lock:
-            self.rows[role] = {"fqdn": fqdn, "host": host, "start": time.monotonic(), "end": None,
+            self.rows[kind] = {"fqdn": fqdn, "host": host, "start": time.monotonic(), "end": None,
                                "step": "starting"}
 
-    def step(self, role, step):
+    def step(self, kind, step):
         with self._lock:
-            self.rows[role]["step"] = step
+            self.rows[kind]["step"] = step
 
-    def finished(self, role, ok, elapsed, problem):
+    def finished(self, kind, ok, elapsed, problem):
         with self._lock:
-            r = self.rows[role]
+            r = self.rows[kind]
             r["end"] = r["start"] + elapsed
             r["step"] = "[green]done[/]" if ok else f"[red]FAILED[/]: {problem}"
 
-    def note(self, role, message):
-        self._live.console.print(f"[{role}] {message}", markup=False, highlight=False)
+    def note(self, kind, message):
+        self._live.console.print(f"[{kind}] {message}", markup=False, highlight=False)
 
 
 def for_output(json_out: bool):

@@ -21,9 +21,9 @@ def _json(obj: Any) -> None:
 
 def _machine_lines(machines: dict[str, dict]) -> list[str]:
     out = []
-    for role, m in machines.items():
+    for kind, m in machines.items():
         ips = m["ip"] + (f", {m['external_ip']} (external)" if m.get("external_ip") else "")
-        out.append(f"  {role:<8} {m['fqdn']} on {m.get('host', 'local')}: {m['ram_mb']} MB RAM, "
+        out.append(f"  {kind:<8} {m['fqdn']} on {m.get('host', 'local')}: {m['ram_mb']} MB RAM, "
                    f"{m['vcpus']} vCPU(s), {m['disk_gb']} GB disk, {m['swap_mb']} MB swap; IPs {ips}"
                    + (f"; roles {', '.join(m['roles'])}" if m.get("roles") else ""))
     return out
@@ -39,20 +39,20 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
     s = p["summary"]
     con.print(f"[bold]Plan: {p['title']}[/]" + (f" (package {s['tier']}, address number {s['n']})"
                                                  if "tier" in s else ""))
-    for role in s.get("kept", []):
-        con.print(f"  {role} machine: kept as it is")
+    for kind in s.get("kept", []):
+        con.print(f"  {kind} machine: kept as it is")
     for line in _machine_lines(s.get("machines", {})):
         con.print(line, markup=False)
     for i, step in enumerate(p["steps"], 1):
         con.print(f"{i}. {step['title']}")
         for reg in step.get("registry", {}).values():
             con.print(f"   {reg['file']} += {reg['row']}", markup=False)
-        for role, cmd in step.get("commands", {}).items():
-            con.print(f"   [{role}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
+        for kind, cmd in step.get("commands", {}).items():
+            con.print(f"   [{kind}@{cmd['host']}] {shlex.join(cmd['argv'])}", markup=False)
             for path in cmd.get("overwrites", []):
-                con.print(f"   [{role}] overwrites {path}", markup=False)
+                con.print(f"   [{kind}] overwrites {path}", markup=False)
             for path in cmd.get("deletes", []):
-                con.print(f"   [{role}] deletes {path}", markup=False)
+                con.print(f"   [{kind}] deletes {path}", markup=False)
         for f, state in step.get("files", {}).items():
             con.print(f"   {f}: {state}", markup=False)
         for kind, reg in step.get("icinga", {}).items():
@@ -78,13 +78,13 @@ def destroy_warning(p: dict, rebuild: bool = False) -> list[str]:
     s = p["summary"]
     lines = [f"This {'REBUILDS' if rebuild else 'DESTROYS'} pair {s['name']} (address number {s['n']}); "
              "deleted on each host:"]
-    for role, d in s["deletes"].items():
-        lines.append(f"  {role} machine {d['fqdn']} on host {d['host']}:")
+    for kind, d in s["deletes"].items():
+        lines.append(f"  {kind} machine {d['fqdn']} on host {d['host']}:")
         lines += [f"    {path}" for path in d["paths"]] or ["    (no files left)"]
-        if role == "backup":
+        if kind == "backup":
             lines.append("    THE CUSTOMER'S BACKUPS ON IT ARE LOST")
-    for role in s.get("kept", []):
-        lines.append(f"  the {role} machine is kept" + (" with its backups" if role == "backup" else ""))
+    for kind in s.get("kept", []):
+        lines.append(f"  the {kind} machine is kept" + (" with its backups" if kind == "backup" else ""))
     return lines
 
 
@@ -103,22 +103,22 @@ def pair_result(r: dict, as_json: bool) -> None:
         _json(r)
         return
     con = _console()
-    for role in r["kept"]:
-        con.print(f"\n{role} machine kept as it is (created before)")
-    for role in ("hosting", "backup"):
-        if role not in r:
+    for kind in r["kept"]:
+        con.print(f"\n{kind} machine kept as it is (created before)")
+    for kind in ("hosting", "backup"):
+        if kind not in r:
             continue
-        m = r[role]
+        m = r[kind]
         con.print()
         if not m["ok"]:
-            con.print(f"[bold red]{role} machine {m['fqdn']} FAILED[/] on {m['host']}: {m['problem']}")
+            con.print(f"[bold red]{kind} machine {m['fqdn']} FAILED[/] on {m['host']}: {m['problem']}")
             con.print(f"last {len(m['output_tail'])} lines of its output:")
             for line in m["output_tail"]:
                 con.print("  " + line, markup=False)
             con.print(f"full log: {m['log']}", markup=False)
             continue
         sm = m["summary"] or {}
-        con.print(f"[bold]{role} machine[/] {m['fqdn']} built in {m['elapsed_s']} s on {m['host']}")
+        con.print(f"[bold]{kind} machine[/] {m['fqdn']} built in {m['elapsed_s']} s on {m['host']}")
         rows = [("Hostname", sm.get("hostname")), ("Distribution", sm.get("distribution")),
                 ("MAC Address", sm.get("mac")), ("IP Address(es)", " ".join(sm.get("ips", [])))]
         rows += [("SSH Fingerprint", f"{f['fingerprint']} ({f['algorithm']})")
@@ -133,12 +133,12 @@ def pair_result(r: dict, as_json: bool) -> None:
                   f"{patch['backup']})" if patch["changed"] else patch.get("message", "unchanged")), markup=False)
         for line in patch["diff"].splitlines():
             con.print("  " + line, markup=False)
-    for role, reg in r.get("registered", {}).items():
+    for kind, reg in r.get("registered", {}).items():
         if reg["problem"]:
-            con.print(f"[bold yellow]warning[/]: {role} machine not registered with Icinga on {reg['host']}: "
+            con.print(f"[bold yellow]warning[/]: {kind} machine not registered with Icinga on {reg['host']}: "
                       f"{reg['problem']}", highlight=False)
         else:
-            con.print(f"{role} machine registered with Icinga on {reg['host']}: {reg['object']}, hostgroup "
+            con.print(f"{kind} machine registered with Icinga on {reg['host']}: {reg['object']}, hostgroup "
                       f"{reg['hostgroup']!r}" + ("" if reg.get("member_added") else " (already a member)"),
                       markup=False)
     m = r.get("mail")
@@ -149,8 +149,8 @@ def pair_result(r: dict, as_json: bool) -> None:
             con.print(f"[bold yellow]warning[/]: the mail to {', '.join(m['to'])} was not sent — the summaries "
                       f"are above and in {r['run_log']}", highlight=False)
             con.print(f"  {m['problem']}", markup=False)
-    for role, problem in r.get("started", {}).items():
-        con.print(f"{role} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
+    for kind, problem in r.get("started", {}).items():
+        con.print(f"{kind} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
     stopped = r.get("stopped_at")
     if stopped:
         con.print(f"[bold red]stopped at[/] '{stopped['step']}':", highlight=False)
@@ -282,8 +282,8 @@ def power(name: str, action: str, outcome: dict, as_json: bool) -> None:
         _json({"name": name, "action": action, "machines": outcome})
         return
     done = "started" if action == "start" else "stopped"
-    for role, problem in outcome.items():
-        print(f"{role}: {action} FAILED: {problem}" if problem else f"{role}: {done}")
+    for kind, problem in outcome.items():
+        print(f"{kind}: {action} FAILED: {problem}" if problem else f"{kind}: {done}")
 
 
 def roles_synced(r: dict, as_json: bool) -> None:

@@ -12,26 +12,26 @@ from xenpair.adapters.registry import now
 from xenpair.adapters.runlog import RunLog
 from xenpair.core.machines import MachineSpec
 from xenpair.core.site import Site
-from xenpair.errors import BadInput, Failed
+from xenpair.errors import BadInput
 
-ROLES = ("hosting", "backup")
+KINDS = ("hosting", "backup")
 TAIL_LINES = 20
 
 
 class Progress(Protocol):
     """What the builds report while they run (the CLI shows it live or as plain lines)."""
 
-    def started(self, role: str, fqdn: str, host: str) -> None: ...
-    def step(self, role: str, step: str) -> None: ...
-    def finished(self, role: str, ok: bool, elapsed: float, problem: str | None) -> None: ...
-    def note(self, role: str, message: str) -> None: ...
+    def started(self, kind: str, fqdn: str, host: str) -> None: ...
+    def step(self, kind: str, step: str) -> None: ...
+    def finished(self, kind: str, ok: bool, elapsed: float, problem: str | None) -> None: ...
+    def note(self, kind: str, message: str) -> None: ...
 
 
 class NoProgress:
-    def started(self, role, fqdn, host): pass
-    def step(self, role, step): pass
-    def finished(self, role, ok, elapsed, problem): pass
-    def note(self, role, message): pass
+    def started(self, kind, fqdn, host): pass
+    def step(self, kind, step): pass
+    def finished(self, kind, ok, elapsed, problem): pass
+    def note(self, kind, message): pass
 
 
 @dataclass
@@ -65,9 +65,9 @@ class PairResult:
     machines: dict[str, BuildResult]
     run_log: str | None = None
     kept: list[str] = field(default_factory=list)
-    started: dict[str, str | None] = field(default_factory=dict)    # role -> problem, None = started
+    started: dict[str, str | None] = field(default_factory=dict)    # kind -> problem, None = started
     cfg_patch: dict | None = None                                    # the external IP's own vif
-    registered: dict[str, dict] = field(default_factory=dict)        # role -> Icinga registration
+    registered: dict[str, dict] = field(default_factory=dict)        # kind -> Icinga registration
     mail: dict | None = None                                         # {to, sent, problem}
     stopped_at: dict | None = None        # a step after the build that failed: {step, error, not_done}
 
@@ -82,7 +82,7 @@ class PairResult:
 
     @property
     def state(self) -> str:
-        failed = [r for r in ROLES if r in self.machines and not self.machines[r].ok]  # the start is no state
+        failed = [r for r in KINDS if r in self.machines and not self.machines[r].ok]  # the start is no state
         return "created" if not failed else "failed (" + " and ".join(failed) + ")"
 
     @property
@@ -118,19 +118,19 @@ def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],
     """
     log = RunLog(site.config.log_dir, name)
     try:
-        for role, spec in specs.items():
-            log.write(role, "argv", " ".join(spec.argv()))
+        for kind, spec in specs.items():
+            log.write(kind, "argv", " ".join(spec.argv()))
         set_state(site, name, set(specs), "creating")
         with ThreadPoolExecutor(max_workers=len(specs)) as pool:
-            futures = {role: pool.submit(_build_one, site, spec, progress, log) for role, spec in specs.items()}
+            futures = {kind: pool.submit(_build_one, site, spec, progress, log) for kind, spec in specs.items()}
             try:
-                results = {role: f.result() for role, f in futures.items()}
+                results = {kind: f.result() for kind, f in futures.items()}
             except BaseException:
                 site.terminate_all()        # returns once every build's process group is gone
                 pool.shutdown(wait=True)
                 # a build can die between its own mount and our look at the mounts: look again now
-                for role, spec in specs.items():
-                    release_mounts(site.hosts[role], spec.storage_paths)
+                for kind, spec in specs.items():
+                    release_mounts(site.hosts[kind], spec.storage_paths)
                 set_state(site, name, set(specs), "failed")
                 raise
         set_state(site, name, {r for r, res in results.items() if res.ok}, "created")
@@ -141,8 +141,8 @@ def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],
 
 
 def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -> BuildResult:
-    host = site.hosts[spec.role]
-    progress.started(spec.role, spec.fqdn, host.name)
+    host = site.hosts[spec.kind]
+    progress.started(spec.kind, spec.fqdn, host.name)
     current = [""]
 
     hide_password = not site.config.mail.include_root_passwords
@@ -150,13 +150,13 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
     def on_line(stream: str, line: str) -> None:
         if hide_password and line.startswith("Root Password"):
             # xenpair's own log carries a root password only where the mail does too
-            log.write(spec.role, stream, "Root Password   :  (left out: mail.include_root_passwords is false)")
+            log.write(spec.kind, stream, "Root Password   :  (left out: mail.include_root_passwords is false)")
         else:
-            log.write(spec.role, stream, line)
+            log.write(spec.kind, stream, line)
         step = xci.step_of(line) if stream == "stdout" else None
         if step and step != current[0]:
             current[0] = step
-            progress.step(spec.role, step)
+            progress.step(spec.kind, step)
 
     limit = site.config.build_timeout
     if host.remote:
@@ -177,126 +177,18 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
     else:
         result.tail = (run.stdout + run.stderr).splitlines()[-TAIL_LINES:]
         for mount in release_mounts(host, spec.storage_paths):
-            progress.note(spec.role, f"unmounted {mount}, which xen-create-image left behind")
-    progress.finished(spec.role, result.ok, run.elapsed, problem)
+            progress.note(spec.kind, f"unmounted {mount}, which xen-create-image left behind")
+    progress.finished(spec.kind, result.ok, run.elapsed, problem)
     return result
 
 
-def set_state(site: Site, name: str, roles: set[str], state: str) -> None:
-    """Record STATE for the pair's rows of ROLES (the machines being built; others are untouched)."""
-    if not roles:
+def set_state(site: Site, name: str, kinds: set[str], state: str) -> None:
+    """Record STATE for the pair's rows of KINDS (the machines being built; others are untouched)."""
+    if not kinds:
         return
     with site.registry.locked() as locked:
         pair = locked.find(name)
-        for role in roles:
-            row = getattr(pair, role) if pair else None
+        for kind in kinds:
+            row = getattr(pair, kind) if pair else None
             if row is not None:
                 locked.mark(row, state=state, **({"created": now()} if state == "created" else {}))
-
-
-def start_machines(site: Site, result: PairResult, progress: Progress) -> PairResult:
-    """`xl create` each machine that was built, on its own host. A failed start undoes nothing."""
-    from xenpair.adapters import toolstack
-
-    for role, built in result.machines.items():
-        if built.ok:
-            try:
-                toolstack.start(site.hosts[role], site.config.toolstack, built.spec.cfg_path)
-                problem = None
-            except Failed as e:
-                problem = e.what
-            result.started[role] = problem
-            progress.note(role, f"start FAILED: {problem}" if problem else f"started {built.spec.fqdn}")
-    return result
-
-
-def add_start_step(plan, site: Site, specs, progress: Progress) -> None:
-    """After the build step (which leaves its result in plan.result): start what was built."""
-    plan.add(f"start {' and '.join(s.fqdn for s in specs.values())} ({site.config.toolstack} create)",
-             {"commands": {r: {"host": site.hosts[r].name, "argv": [site.config.toolstack, "create", s.cfg_path]}
-                           for r, s in specs.items()}},
-             lambda: start_machines(site, plan.result, progress))
-
-
-def taken_macs(site: Site) -> set[str]:
-    """MACs of every guest in the hosting cfg_dir and, if the backup dom0 is another host, in its cfg_dir."""
-    from xenpair.adapters import xencfg
-
-    taken = xencfg.macs_in(site.config.xci("hosting").cfg_dir)
-    backup = site.hosts["backup"]
-    if backup.remote:
-        taken |= xencfg.macs_on(backup, site.config.xci("backup").cfg_dir)
-    return taken
-
-
-def add_external_ip_steps(plan, site: Site, spec) -> None:
-    """Call after adding the build step: the hosting cfg gets the external IP's own vif.
-    (The role that puts the IP on eth1 in the guest is synced with the others: core.roles.)"""
-    from xenpair.adapters import xencfg
-    from xenpair.core import external
-
-    mac = xencfg.new_mac(taken_macs(site))
-
-    def patch() -> None:
-        result = plan.result
-        if spec.role in result.machines and result.machines[spec.role].ok:
-            result.cfg_patch = external.patch_cfg(site, spec, mac)
-            if result.run_log and result.cfg_patch["diff"]:
-                with open(result.run_log, "a") as log:
-                    log.write(result.cfg_patch["diff"])
-
-    plan.add(f"move {spec.external_ip} onto its own vif (bridge {site.config.external.bridge}) in {spec.cfg_path}; "
-             "keep .bak", {"cfg_patch": {"file": spec.cfg_path, "diff": external.predicted_patch(spec, site, mac)}},
-             patch)
-
-
-SUBJECTS = {"create": "the new systems are ready", "rebuild": "the rebuilt system is ready",
-            "repair": "the repaired system is ready"}
-
-
-def mail_body(site: Site, result: PairResult) -> str:
-    with_passwords = site.config.mail.include_root_passwords
-    lines = [f"Pair {result.name}: package {result.tier}, address number {result.n} ({result.action}).", ""]
-    for role, built in result.machines.items():
-        spec = built.spec
-        lines.append(f"{role.capitalize()} machine {spec.fqdn} on {built.host}: "
-                     + ("built" if built.ok else f"FAILED ({built.problem})"))
-        lines.append(f"  internal IP {spec.ip}" + (f", external IP {spec.external_ip}" if spec.external_ip else ""))
-        if built.summary:
-            sm = built.summary
-            lines += ["", "Installation Summary", "---------------------",
-                      f"Hostname        :  {sm.hostname}", f"Distribution    :  {sm.distribution}",
-                      f"MAC Address     :  {sm.mac}", f"IP Address(es)  :  {' '.join(sm.ips) or 'dynamic'}"]
-            lines += [f"SSH Fingerprint :  {f['fingerprint']} ({f['algorithm']})" for f in sm.ssh_fingerprints]
-            lines.append("Root Password   :  " + ((sm.root_password or "N/A") if with_passwords else
-                                                  "(left out: mail.include_root_passwords is false)"))
-        lines.append("")
-    for role in result.kept:
-        lines.append(f"{role.capitalize()} machine: kept as it was.")
-    if result.run_log:
-        lines.append(f"Full output: {result.run_log} on the hosting dom0.")
-    return "\n".join(lines) + "\n"
-
-
-def add_mail_step(plan, site: Site, hosting_fqdn: str) -> None:
-    """After the build: one mail with the install summaries. A failure is a warning only."""
-    from xenpair.adapters import mail
-
-    m = site.config.mail
-    action = plan.title.split()[0]
-    subject = f"{hosting_fqdn} \u2013 {SUBJECTS.get(action, 'the systems are ready')}"
-
-    def send() -> None:
-        result = plan.result
-        if not any(b.ok for b in result.machines.values()):
-            return
-        result.mail = {"to": m.recipients, "subject": subject, "sent": False, "problem": None}
-        try:
-            mail.send(m, mail.message(m, subject, mail_body(site, result)))
-            result.mail["sent"] = True
-        except Failed as e:
-            result.mail["problem"] = str(e)
-
-    plan.add(f"mail the install summaries to {', '.join(m.recipients)} ({m.transport}"
-             + ("" if m.include_root_passwords else ", without root passwords") + ")",
-             {"mail": {"to": m.recipients, "subject": subject, "transport": m.transport}}, send)

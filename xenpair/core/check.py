@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from xenpair.adapters import toolstack, yamlcache
 from xenpair.core import roles
-from xenpair.core.build import ROLES
+from xenpair.core.build import KINDS
 from xenpair.core.site import Site, open_site
 from xenpair.errors import Failed, XenpairError
 
@@ -38,8 +38,8 @@ def run_checks(config_arg: str | None) -> list[Check]:
     checks.append(_attempt("packages", lambda: f"{len(site.tiers)} tiers: {', '.join(site.tiers)}"))
     checks += _registry(site)
     seen: set[tuple[str, str]] = set()
-    for role in ROLES:
-        checks += _dom0(site, role, seen)
+    for kind in KINDS:
+        checks += _dom0(site, kind, seen)
     site.close()
     return checks
 
@@ -76,13 +76,13 @@ def _registry(site: Site) -> list[Check]:
     return out
 
 
-def _dom0(site: Site, role: str, seen: set[tuple[str, str]]) -> list[Check]:
-    x = site.config.xci(role)
+def _dom0(site: Site, kind: str, seen: set[tuple[str, str]]) -> list[Check]:
+    x = site.config.xci(kind)
     try:
-        host = site.hosts[role]
+        host = site.hosts[kind]
     except XenpairError as e:
-        return [Check(f"{role} dom0", False, str(e))]
-    label = f"{role} dom0 ({host.name})"
+        return [Check(f"{kind} dom0", False, str(e))]
+    label = f"{kind} dom0 ({host.name})"
     out = []
     if host.remote:
         out.append(_attempt(f"{label} ssh", lambda: f"logged in; host key {host.server_key()} is in "

@@ -7,20 +7,20 @@ from xenpair.config import resolve_tier
 from xenpair.core import roles as guest_roles
 from xenpair.core.allocate import address, allocate, host_number
 from xenpair.core.build import (
-    ROLES,
+    KINDS,
     NoProgress,
     PairResult,
     Progress,
-    add_external_ip_steps,
-    add_mail_step,
-    add_start_step,
     build_machines,
     check_log_dir,
 )
+from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import ready_to_build
+from xenpair.core.lifecycle import add_start_step
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
+from xenpair.core.summary_mail import add_mail_step
 from xenpair.core.validate import check_external_ip, check_name
 from xenpair.errors import AlreadyExists, BadInput, Failed, XenpairError
 
@@ -37,7 +37,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     check_name(name)
     tier_name = resolve_tier(site.tiers, tier_arg)
     tier = site.tiers[tier_name]
-    fqdns = {role: f"{name}.{getattr(cfg, role).domain}" for role in ROLES}
+    fqdns = {kind: f"{name}.{getattr(cfg, kind).domain}" for kind in KINDS}
     for fqdn in fqdns.values():
         if len(fqdn) > 253:
             raise BadInput(f"{fqdn} is longer than 253 characters", hint="use a shorter name")
@@ -49,15 +49,15 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     _check_gateways(site, snap)
     n = allocate(cfg.hosting.prefix, cfg.backup.prefix, _used(snap), _reserved(site, snap))
 
-    specs = {role: MachineSpec(
-        role=role, fqdn=fqdns[role], ip=address(getattr(cfg, role).prefix, n),
-        prefix=getattr(cfg, role).prefix, bridge=getattr(cfg, role).bridge,
-        gateway=getattr(cfg, role).gateway, size=getattr(tier, role), xci=cfg.xci(role),
-        external_ip=ext if role == "hosting" else None,
-        roles=guest_roles.for_machine(site.config, role, bool(ext) and role == "hosting")) for role in ROLES}
-    rows = {role: Row(role, specs[role].ip, specs[role].fqdn, tier_name,
-                      external_ip=str(ext) if (ext and role == "hosting") else "",
-                      created=now(), state="reserved") for role in ROLES}
+    specs = {kind: MachineSpec(
+        kind=kind, fqdn=fqdns[kind], ip=address(getattr(cfg, kind).prefix, n),
+        prefix=getattr(cfg, kind).prefix, bridge=getattr(cfg, kind).bridge,
+        gateway=getattr(cfg, kind).gateway, size=getattr(tier, kind), xci=cfg.xci(kind),
+        external_ip=ext if kind == "hosting" else None,
+        roles=guest_roles.for_machine(site.config, kind, bool(ext) and kind == "hosting")) for kind in KINDS}
+    rows = {kind: Row(kind, specs[kind].ip, specs[kind].fqdn, tier_name,
+                      external_ip=str(ext) if (ext and kind == "hosting") else "",
+                      created=now(), state="reserved") for kind in KINDS}
     # -- check the world
     check_log_dir(site)
     for spec in specs.values():
@@ -65,7 +65,7 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
 
     plan = Plan(f"create pair {name}", {
         "name": name, "tier": tier_name, "n": n,
-        "machines": {role: {**specs[role].describe(), "host": hosts[role].name} for role in ROLES}})
+        "machines": {kind: {**specs[kind].describe(), "host": hosts[kind].name} for kind in KINDS}})
 
     def reserve() -> None:
         with site.registry.locked() as locked:
@@ -83,12 +83,12 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         plan.result = PairResult("create", name, tier_name, n, built, run_log=log)
 
     plan.add(f"reserve {rows['hosting'].ip} / {rows['backup'].ip} for {name} in the registry",
-             {"registry": {role: {"file": str(getattr(cfg.registry, role)), "row": rows[role].render()}
-                           for role in ROLES}}, reserve)
+             {"registry": {kind: {"file": str(getattr(cfg.registry, kind)), "row": rows[kind].render()}
+                           for kind in KINDS}}, reserve)
     plan.add(f"build {fqdns['hosting']} and {fqdns['backup']} at the same time "
              "(registry: creating, then created or failed)",
-             {"commands": {role: {"host": site.hosts[role].name, "argv": specs[role].argv()}
-                           for role in ROLES}}, build)
+             {"commands": {kind: {"host": site.hosts[kind].name, "argv": specs[kind].argv()}
+                           for kind in KINDS}}, build)
     guest_roles.add_register_step(plan, site, specs)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"])
@@ -108,25 +108,25 @@ def _used(snap: Snapshot) -> set[int]:
 def _reserved(site: Site, snap: Snapshot) -> frozenset[int]:
     """Numbers never handed out: the dom0 rows', the gateways', each side's reserved addresses."""
     out = {snap.number(r) for kind in ("hosting", "backup") for r in snap.rows(kind) if r.is_dom0}
-    for role in ROLES:
-        side = getattr(site.config, role)
+    for kind in KINDS:
+        side = getattr(site.config, kind)
         out |= {host_number(ip, side.prefix) for ip in side.never_allocated}
     return frozenset(out)
 
 
 def _check_gateways(site: Site, snap: Snapshot) -> None:
     """A gateway on a pair's address is a config mistake that allocation cannot mend."""
-    for role in ROLES:
-        side = getattr(site.config, role)
+    for kind in KINDS:
+        side = getattr(site.config, kind)
         if side.gateway is None:
             continue
         n = host_number(side.gateway, side.prefix)
         pair = next((p for p in snap.pairs() if p.n == n), None)
         if pair is not None:
             row = pair.hosting or pair.backup
-            raise BadInput(f"{role}.gateway {side.gateway} is the address of pair {pair.name} (number {n})",
+            raise BadInput(f"{kind}.gateway {side.gateway} is the address of pair {pair.name} (number {n})",
                            where=f"{snap.files[row.kind].path}:{row.line}",
-                           hint=f"set {role}.gateway in the config to the real gateway's address")
+                           hint=f"set {kind}.gateway in the config to the real gateway's address")
 
 
 def _check_absent(snap: Snapshot, name: str) -> None:
@@ -148,6 +148,6 @@ def _check_absent(snap: Snapshot, name: str) -> None:
 def _check_host(site: Site, spec: MachineSpec) -> None:
     existing = ready_to_build(site, spec)
     if existing:
-        raise Failed(f"{existing[0]} already exists on host {site.hosts[spec.role].name}, but {spec.fqdn} is not "
+        raise Failed(f"{existing[0]} already exists on host {site.hosts[spec.kind].name}, but {spec.fqdn} is not "
                      "in the registry", hint="a guest of that name exists outside the registry: remove it "
                                              "(xen-delete-image) or choose another name")

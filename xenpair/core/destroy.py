@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from xenpair.core import roles as guest_roles
-from xenpair.core.build import ROLES
+from xenpair.core.build import KINDS
 from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
@@ -19,20 +19,20 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
     pair = site.registry.read().find(name)
     if pair is None:
         raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
-    roles = [r for r in ROLES if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
+    kinds = [r for r in KINDS if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
              and not (keep_backup and r == "backup")]
-    specs = {r: machine_spec(site, pair, r) for r in roles}
+    specs = {r: machine_spec(site, pair, r) for r in kinds}
     for spec in specs.values():
         refuse_building(site, spec)
     refuse_running(site, specs)
     doomed = {r: existing_files(site, s) for r, s in specs.items()}
     plan = Plan(f"destroy pair {name}", {
         "name": name, "tier": pair.tier, "n": pair.n, "kept": ["backup"] if keep_backup else [],
-        "deletes": {r: {"host": site.hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in roles}})
+        "deletes": {r: {"host": site.hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in kinds}})
 
-    def delete(role: str):
+    def delete(kind: str):
         def run() -> None:
-            spec, host = specs[role], site.hosts[role]
+            spec, host = specs[kind], site.hosts[kind]
             r = host.run(_delete_argv(spec))
             # xen-delete-image exits 0 even for hosts it does not know: look for ourselves
             host.run(["rm", "-f", "--", spec.cfg_path])       # it only knows /etc/xen, not cfg_dir
@@ -47,21 +47,21 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
     def forget() -> None:
         with site.registry.locked() as locked:
             p = locked.find(name)
-            for role in ROLES:
-                row = getattr(p, role) if p else None
+            for kind in KINDS:
+                row = getattr(p, kind) if p else None
                 if row is None:
                     continue
-                if keep_backup and role == "hosting":
+                if keep_backup and kind == "hosting":
                     locked.mark(row, state="destroyed")
                 elif not keep_backup:
                     locked.remove(row)
         plan.result = DestroyResult(name, pair.n, list(specs), ["backup"] if keep_backup else [],
                                     freed=not keep_backup)
 
-    for role in roles:
-        plan.add(f"delete {specs[role].fqdn} on host {site.hosts[role].name}",
-                 {"commands": {role: {"host": site.hosts[role].name, "argv": _delete_argv(specs[role]),
-                                      "deletes": doomed[role]}}}, delete(role))
+    for kind in kinds:
+        plan.add(f"delete {specs[kind].fqdn} on host {site.hosts[kind].name}",
+                 {"commands": {kind: {"host": site.hosts[kind].name, "argv": _delete_argv(specs[kind]),
+                                      "deletes": doomed[kind]}}}, delete(kind))
     guest_roles.add_unregister_steps(plan, site, specs)
     plan.add("mark the hosting machine destroyed in the registry (backup kept)" if keep_backup else
              f"remove the pair's rows from the registry (address number {pair.n} is free again)",

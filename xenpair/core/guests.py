@@ -13,18 +13,18 @@ from xenpair.errors import BadInput, Failed
 
 def existing_files(site: Site, spec: MachineSpec) -> list[str]:
     """What of this guest exists on its host: cfg file, image dir or LVs."""
-    _, exists = site.hosts[spec.role].probe(spec.xci.command, [spec.cfg_path] + spec.storage_paths)
+    _, exists = site.hosts[spec.kind].probe(spec.xci.command, [spec.cfg_path] + spec.storage_paths)
     return [p for p, there in exists.items() if there]
 
 
-def machine_spec(site: Site, pair, role: str) -> MachineSpec:
+def machine_spec(site: Site, pair, kind: str) -> MachineSpec:
     """The spec of an existing machine, as far as deleting or rebuilding it needs it."""
-    cfg, row = site.config, getattr(pair, role)
-    side = getattr(cfg, role)
+    cfg, row = site.config, getattr(pair, kind)
+    side = getattr(cfg, kind)
     tier = site.tiers.get(row.package)
-    size = getattr(tier, role) if tier else None
-    return MachineSpec(role=role, fqdn=row.name, ip=row.ip, prefix=side.prefix, bridge=side.bridge,
-                       gateway=side.gateway, size=size, xci=cfg.xci(role))
+    size = getattr(tier, kind) if tier else None
+    return MachineSpec(kind=kind, fqdn=row.name, ip=row.ip, prefix=side.prefix, bridge=side.bridge,
+                       gateway=side.gateway, size=size, xci=cfg.xci(kind))
 
 
 def refuse_running(site: Site, specs: dict[str, MachineSpec], stop: bool = False) -> list[str]:
@@ -42,7 +42,7 @@ def refuse_building(site: Site, spec: MachineSpec) -> None:
 
     A killed xenpair's builds do not outlive it: they die of SIGPIPE at their next line of output
     (measured: within 0.04 s), leaving the guest's image mounted; repair releases that."""
-    host = site.hosts[spec.role]
+    host = site.hosts[spec.kind]
     # "[w]eb" matches "web" but not the pgrep command line itself
     pattern = f"--hostname=[{spec.fqdn[0]}]{re.escape(spec.fqdn[1:])}( |$)"
     running = host.run(["pgrep", "-a", "-f", "--", pattern])
@@ -58,7 +58,7 @@ def ready_to_build(site: Site, spec: MachineSpec) -> list[str]:
 
     Returns what of this guest already exists there (cfg file, image dir or LVs).
     """
-    host, x = site.hosts[spec.role], spec.xci
+    host, x = site.hosts[spec.kind], spec.xci
     if not host.remote and os.geteuid() != 0:
         raise Failed("xen-create-image must run as root", where="this host",
                      hint="run xenpair as root (sudo xenpair ...)")

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xenpair.adapters import toolstack, xencfg
-from xenpair.core.build import ROLES, taken_macs
+from xenpair.core.build import KINDS, PairResult, Progress
+from xenpair.core.external import taken_macs
 from xenpair.core.guests import machine_spec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -82,21 +83,43 @@ class IpResult:
 def power(site: Site, name: str, action: str) -> dict[str, str | None]:
     """Start (`xl create CFG`) or stop (`xl shutdown -w`) both machines, each on its own host.
 
-    Returns role -> problem (None when it worked); one failing does not stop the other.
+    Returns kind -> problem (None when it worked); one failing does not stop the other.
     """
     pair = _pair(site, name)
     out: dict[str, str | None] = {}
-    for role in ROLES:
-        row = getattr(pair, role)
+    for kind in KINDS:
+        row = getattr(pair, kind)
         if row is None or row.state == "destroyed":
             continue
-        spec, host = machine_spec(site, pair, role), site.hosts[role]
+        spec, host = machine_spec(site, pair, kind), site.hosts[kind]
         try:
             if action == "start":
                 toolstack.start(host, site.config.toolstack, spec.cfg_path)
             else:
                 toolstack.shutdown(host, site.config.toolstack, spec.fqdn)
-            out[role] = None
+            out[kind] = None
         except Failed as e:
-            out[role] = e.what
+            out[kind] = e.what
     return out
+
+
+def start_machines(site: Site, result: PairResult, progress: Progress) -> PairResult:
+    """`xl create` each machine that was built, on its own host. A failed start undoes nothing."""
+    for kind, built in result.machines.items():
+        if built.ok:
+            try:
+                toolstack.start(site.hosts[kind], site.config.toolstack, built.spec.cfg_path)
+                problem = None
+            except Failed as e:
+                problem = e.what
+            result.started[kind] = problem
+            progress.note(kind, f"start FAILED: {problem}" if problem else f"started {built.spec.fqdn}")
+    return result
+
+
+def add_start_step(plan, site: Site, specs, progress: Progress) -> None:
+    """After the build step (which leaves its result in plan.result): start what was built."""
+    plan.add(f"start {' and '.join(s.fqdn for s in specs.values())} ({site.config.toolstack} create)",
+             {"commands": {r: {"host": site.hosts[r].name, "argv": [site.config.toolstack, "create", s.cfg_path]}
+                           for r, s in specs.items()}},
+             lambda: start_machines(site, plan.result, progress))

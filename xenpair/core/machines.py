@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MachineSpec:
-    role: str                     # "hosting" | "backup"
+    kind: str                     # "hosting" | "backup"
     fqdn: str
     ip: IPv4Address
     prefix: IPv4Network
@@ -67,7 +67,7 @@ class MachineSpec:
         return argv + list(x.extra_args)
 
     def describe(self) -> dict:
-        return {"role": self.role, "fqdn": self.fqdn, "ip": str(self.ip),
+        return {"kind": self.kind, "fqdn": self.fqdn, "ip": str(self.ip),
                 "external_ip": str(self.external_ip) if self.external_ip else None,
                 "ram_mb": self.size.ram_mb, "vcpus": self.size.vcpus, "disk_gb": self.size.disk_gb,
                 "swap_mb": self.size.swap, "bridge": self.bridge,

@@ -9,19 +9,19 @@ from xenpair.adapters import toolstack
 from xenpair.config import resolve_tier
 from xenpair.core import roles as guest_roles
 from xenpair.core.build import (
-    ROLES,
+    KINDS,
     NoProgress,
     PairResult,
     Progress,
-    add_external_ip_steps,
-    add_mail_step,
-    add_start_step,
     build_machines,
     check_log_dir,
 )
+from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import machine_spec, ready_to_build, refuse_building, refuse_running
+from xenpair.core.lifecycle import add_start_step
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
+from xenpair.core.summary_mail import add_mail_step
 from xenpair.core.validate import check_external_ip, check_name
 from xenpair.errors import AlreadyExists, BadInput
 
@@ -39,8 +39,8 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     if pair.state in ("reserved", "creating"):
         raise AlreadyExists(f"the pair {name!r} is being created right now (state {pair.state})",
                             hint=f"wait for it; if no xenpair runs for it any more, use 'xenpair repair {name}'")
-    roles = ["hosting"] + (["backup"] if rebuild_backup else [])
-    missing = [r for r in roles if getattr(pair, r) is None]
+    kinds = ["hosting"] + (["backup"] if rebuild_backup else [])
+    missing = [r for r in kinds if getattr(pair, r) is None]
     if missing:
         raise BadInput(f"the pair {name!r} has no {missing[0]} row", hint=f"finish it with 'xenpair repair {name}'")
     own_ext = pair.hosting.external_ip or None
@@ -52,34 +52,34 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     check_log_dir(site)
     tier = site.tiers[tier_name]
     specs, doomed = {}, {}
-    for role in roles:
-        spec = replace(machine_spec(site, pair, role), size=getattr(tier, role), force=True,
-                       external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
-                       roles=guest_roles.for_machine(site.config, role, role == "hosting" and bool(ext)))
+    for kind in kinds:
+        spec = replace(machine_spec(site, pair, kind), size=getattr(tier, kind), force=True,
+                       external_ip=IPv4Address(ext) if kind == "hosting" and ext else None,
+                       roles=guest_roles.for_machine(site.config, kind, kind == "hosting" and bool(ext)))
         refuse_building(site, spec)
-        doomed[role] = ready_to_build(site, spec)
-        specs[role] = spec
+        doomed[kind] = ready_to_build(site, spec)
+        specs[kind] = spec
     running = refuse_running(site, specs, stop)
-    kept = [r for r in ROLES if r not in roles]
+    kept = [r for r in KINDS if r not in kinds]
     plan = Plan(f"rebuild pair {name}", {
         "name": name, "tier": tier_name, "n": pair.n, "kept": kept, "backups_lost": rebuild_backup,
-        "machines": {r: {**specs[r].describe(), "host": hosts[r].name} for r in roles},
-        "deletes": {r: {"host": hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in roles}})
+        "machines": {r: {**specs[r].describe(), "host": hosts[r].name} for r in kinds},
+        "deletes": {r: {"host": hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in kinds}})
     shown = progress or NoProgress()
 
     def shut_down() -> None:
-        for role in running:
-            shown.note(role, f"shutting down {specs[role].fqdn}")
-            toolstack.shutdown(hosts[role], cfg.toolstack, specs[role].fqdn)
+        for kind in running:
+            shown.note(kind, f"shutting down {specs[kind].fqdn}")
+            toolstack.shutdown(hosts[kind], cfg.toolstack, specs[kind].fqdn)
 
     def update_rows() -> None:
         with site.registry.locked() as locked:
             p = locked.find(name)
-            for role in roles:
+            for kind in kinds:
                 changes = {"package": tier_name}
-                if role == "hosting":
+                if kind == "hosting":
                     changes["external_ip"] = ext or ""
-                locked.mark(getattr(p, role), **changes)
+                locked.mark(getattr(p, kind), **changes)
 
     def build() -> None:
         built, log = build_machines(site, name, specs, shown)
@@ -88,12 +88,12 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     if running:
         plan.add(f"shut down {', '.join(specs[r].fqdn for r in running)} ({cfg.toolstack} shutdown -w)",
                  {"running": running}, shut_down)
-    plan.add(f"update the registry rows of {' and '.join(roles)} (package {tier_name}"
-             + (f", external IP {ext}" if ext else "") + ")", {"rows": roles}, update_rows)
-    plan.add(f"rebuild {' and '.join(specs[r].fqdn for r in roles)} with --force"
+    plan.add(f"update the registry rows of {' and '.join(kinds)} (package {tier_name}"
+             + (f", external IP {ext}" if ext else "") + ")", {"rows": kinds}, update_rows)
+    plan.add(f"rebuild {' and '.join(specs[r].fqdn for r in kinds)} with --force"
              + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
              {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
-                           for r in roles}}, build)
+                           for r in kinds}}, build)
     guest_roles.add_register_step(plan, site, specs)
     if ext:
         add_external_ip_steps(plan, site, specs["hosting"])

@@ -10,19 +10,19 @@ from xenpair.adapters.registry import Row, now
 from xenpair.core import roles as guest_roles
 from xenpair.core.allocate import address
 from xenpair.core.build import (
-    ROLES,
+    KINDS,
     NoProgress,
     PairResult,
     Progress,
-    add_external_ip_steps,
-    add_mail_step,
     build_machines,
     check_log_dir,
 )
+from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import ready_to_build, refuse_building
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
+from xenpair.core.summary_mail import add_mail_step
 from xenpair.core.validate import check_name
 from xenpair.errors import BadInput
 
@@ -40,24 +40,24 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
         raise BadInput(f"the pair's package {pair.tier!r} is no longer in the packages file",
                        hint=f"add it back to {cfg.packages_file or 'packages.yaml'} to repair the pair")
     tier = site.tiers[pair.tier]
-    todo = [r for r in ROLES if getattr(pair, r) is None or getattr(pair, r).state not in ("created", "destroyed")]
-    kept = [r for r in ROLES if r not in todo]
+    todo = [r for r in KINDS if getattr(pair, r) is None or getattr(pair, r).state not in ("created", "destroyed")]
+    kept = [r for r in KINDS if r not in todo]
     if not todo:            # e.g. hosting destroyed on purpose, backup created: nothing is broken
         return None
     check_log_dir(site)
     ext = pair.hosting.external_ip if pair.hosting and pair.hosting.external_ip else None
     specs: dict[str, MachineSpec] = {}
     leftovers: dict[str, list[str]] = {}
-    for role in todo:
-        side, row = getattr(cfg, role), getattr(pair, role)
-        spec = MachineSpec(role=role, fqdn=row.name if row else f"{name}.{side.domain}",
+    for kind in todo:
+        side, row = getattr(cfg, kind), getattr(pair, kind)
+        spec = MachineSpec(kind=kind, fqdn=row.name if row else f"{name}.{side.domain}",
                            ip=address(side.prefix, pair.n), prefix=side.prefix, bridge=side.bridge,
-                           gateway=side.gateway, size=getattr(tier, role), xci=cfg.xci(role),
-                           external_ip=IPv4Address(ext) if role == "hosting" and ext else None,
-                           roles=guest_roles.for_machine(site.config, role, role == "hosting" and bool(ext)))
-        leftovers[role] = _check_host(site, spec)
+                           gateway=side.gateway, size=getattr(tier, kind), xci=cfg.xci(kind),
+                           external_ip=IPv4Address(ext) if kind == "hosting" and ext else None,
+                           roles=guest_roles.for_machine(site.config, kind, kind == "hosting" and bool(ext)))
+        leftovers[kind] = _check_host(site, spec)
         # what is there belongs to this pair (the registry reserved it): --force rebuilds over it
-        specs[role] = replace(spec, force=bool(leftovers[role]))
+        specs[kind] = replace(spec, force=bool(leftovers[kind]))
 
     missing = {r: Row(r, specs[r].ip, specs[r].fqdn, pair.tier, created=now(), state="reserved")
                for r in todo if getattr(pair, r) is None}
@@ -71,9 +71,9 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
                 locked.add(row)
 
     def release() -> None:
-        for role, spec in specs.items():
-            for mount in release_mounts(site.hosts[role], spec.storage_paths):
-                (progress or NoProgress()).note(role, f"unmounted {mount}, left by an earlier build")
+        for kind, spec in specs.items():
+            for mount in release_mounts(site.hosts[kind], spec.storage_paths):
+                (progress or NoProgress()).note(kind, f"unmounted {mount}, left by an earlier build")
 
     def build() -> None:
         built, log = build_machines(site, name, specs, progress or NoProgress())

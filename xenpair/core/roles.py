@@ -150,7 +150,7 @@ def registrations(site: Site, specs: dict) -> dict[str, dict]:
 
 def register(site: Site, spec, where: dict) -> dict:
     """Write the host object and add the machine to its hostgroup on its dom0; idempotent, .bak kept."""
-    host = site.hosts[spec.role]
+    host = site.hosts[spec.kind]
     obj = icinga.host_object(spec.fqdn, str(spec.ip), site.config.roles.icinga.host_template)
     done = {**where, "problem": None}
     if files.read(host, where["object"]) != obj:
