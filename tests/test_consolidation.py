@@ -104,3 +104,17 @@ def test_name_prompt_messages_fit_the_terminal(tiny_site):
     child.expect(pexpect.EOF)
     child.close()
     subprocess.run(["true"])
+
+
+def test_demo_and_test_share_one_cached_root(tmp_path):
+    """`make demo` then `make test` debootstrapped twice; now both use the test cache's root."""
+    import subprocess
+
+    args = [f"TEST_CACHE={tmp_path}/cache", f"DEMO_DIR={tmp_path}/demo", "MIRROR=http://mirror.invalid/debian"]
+    for target in ("demo", "test"):
+        out = subprocess.run(["make", "-n", target, *args], cwd=REPO, capture_output=True, text=True).stdout
+        builds = [line for line in out.splitlines() if "tests/tools/make-rootfs" in line]
+        assert builds == [f"tests/tools/make-rootfs {tmp_path}/cache/bookworm-rootfs.tar bookworm "
+                          "http://mirror.invalid/debian"], out
+    demo = subprocess.run(["make", "-n", "demo", *args], cwd=REPO, capture_output=True, text=True).stdout
+    assert f"ln -f {tmp_path}/cache/bookworm-rootfs.tar {tmp_path}/demo/rootfs-bookworm.tar" in demo
