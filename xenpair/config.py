@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from xenpair.config_roles import AbsPath, Command, Roles
-from xenpair.errors import ConfigError
+from xenpair.errors import ConfigError, decode_utf8
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
 ENV_CONFIG = "XENPAIR_CONFIG"
@@ -432,12 +432,7 @@ def _read_yaml(path: Path, what: str) -> dict:
     except OSError as e:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
                           hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{what} is not UTF-8 text (byte {raw[e.start]:#04x})", where=f"{path}:{line}",
-                          hint="save the file as UTF-8") from None
+    text = decode_utf8(raw, path, ConfigError, what, hint="save the file as UTF-8")
     import yaml
 
     try:

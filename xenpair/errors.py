@@ -49,6 +49,16 @@ class Failed(XenpairError):
     """An outside command or the machine itself failed."""
 
 
+def decode_utf8(raw: bytes, path: object, error: type[XenpairError], what: str, hint: str) -> str:
+    """RAW as text, or ERROR naming the file and line of the first byte that is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise error(f"{what} is not UTF-8 text (byte {raw[e.start]:#04x})", where=f"{path}:{line}",
+                    hint=hint) from None
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT, SIGTERM or SIGHUP: handled like Ctrl-C (builds stopped, mounts released, machines
     marked failed); the exit code is 130 for Ctrl-C, 128 + the signal number otherwise."""

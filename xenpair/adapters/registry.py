@@ -23,7 +23,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from xenpair.adapters import atomic
-from xenpair.errors import Failed, RegistryError
+from xenpair.errors import Failed, RegistryError, decode_utf8
 from xenpair.names import FQDN, fqdn_problem
 
 STATES = ("reserved", "creating", "created", "failed", "destroyed")
@@ -381,12 +381,7 @@ class Registry:
         except OSError as e:
             raise RegistryError(f"cannot read the {kind} registry: {e.strerror}", where=str(path),
                                 hint="check the path under registry: in the config") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data[: e.start].count(b"\n") + 1
-            raise RegistryError(f"the {kind} registry is not UTF-8 text", where=f"{path}:{line}",
-                                hint="fix the line by hand") from None
+        text = decode_utf8(data, path, RegistryError, f"the {kind} registry", hint="fix the line by hand")
         # 60,000 rows are 60,000 objects that all live on: the cyclic GC would scan them again and
         # again while they are made (a quarter of the time, measured) and can find nothing to free
         enabled = gc.isenabled()
