@@ -201,26 +201,26 @@ def _table(rows: list[tuple[str, ...]]) -> str:
 
 
 def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
+    """The narrow columns of ROWS, cut to WIDTH; widths are worked out first, the rows made once."""
     titles = [title for title, _ in _COLUMNS]
-    keep = [titles.index(t) for t in _NARROW]
-    rows = [tuple(r[i] for i in keep) for r in rows]
-    titles = list(_NARROW)
+    cols = [titles.index(t) for t in _NARROW]
+    widths = {i: max(len(r[i]) for r in rows) for i in cols}
 
-    def wide(rs) -> int:
-        return sum(max(map(len, col)) for col in zip(*rs, strict=True)) + 2 * (len(rs[0]) - 1)
+    def total() -> int:
+        return sum(widths[i] for i in cols) + 2 * (len(cols) - 1)
 
-    if wide(rows) > width:
-        i = titles.index("CREATED")
-        rows = [r[:i] + r[i + 1:] for r in rows]
-        titles.pop(i)
-    while wide(rows) > width:
-        cols = {t: max(len(r[titles.index(t)]) for r in rows) for t in _CUTTABLE}
-        t, w = max(cols.items(), key=lambda kv: kv[1])
-        if w <= _MIN_CUT:
+    if total() > width:
+        cols.remove(titles.index("CREATED"))
+    cut: dict[int, int] = {}
+    while total() > width:
+        i = max((titles.index(t) for t in _CUTTABLE), key=lambda c: widths[c])
+        if widths[i] <= _MIN_CUT:
             break
-        i, to = titles.index(t), max(_MIN_CUT, w - (wide(rows) - width))
-        rows = [r[:i] + ((r[i][: to - 1] + "~") if len(r[i]) > to else r[i],) + r[i + 1:] for r in rows]
-    return rows
+        cut[i] = widths[i] = max(_MIN_CUT, widths[i] - (total() - width))
+    if not cut:
+        return [tuple(r[i] for i in cols) for r in rows]
+    return [tuple(r[i][: cut[i] - 1] + "~" if i in cut and len(r[i]) > cut[i] else r[i] for i in cols)
+            for r in rows]
 
 
 def pairs(items: list, as_json: bool, wide: bool = False) -> None:
