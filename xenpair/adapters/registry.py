@@ -40,7 +40,6 @@ _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IP = rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
 _STATE = "(reserved|creating|created|failed|destroyed)"
 _OCTET_NC = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPC_NC = rf"(?:(?:{_OCTET_NC}\.){{3}}{_OCTET_NC})"
 # rows are input too: names by the rule of typed names (xenpair.names), package names by the tier
 # rule, dates as printable text of a sane length
 _PACKAGE = r"(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,62})?"
@@ -50,7 +49,9 @@ _DOM0_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 # accepts the same rows and says exactly what is wrong with the others
 _IPC = rf"((?:{_OCTET_NC}\.){{3}}{_OCTET_NC})"
 _FAST = {
-    "hosting": re.compile(rf"{_IPC};({FQDN});({_PACKAGE})(?:;({_IPC_NC}?)(?:;({_DATE})(?:;{_STATE})?)?)?"),
+    # the external IP only by its characters here (a full address pattern doubles the compile
+    # time at every start); it is checked strictly below, and most rows have none
+    "hosting": re.compile(rf"{_IPC};({FQDN});({_PACKAGE})(?:;([0-9.]{{0,15}})(?:;({_DATE})(?:;{_STATE})?)?)?"),
     "backup": re.compile(rf"{_IPC};({FQDN});({_PACKAGE})(?:;({_DATE})(?:;{_STATE})?)?"),
 }
 
@@ -215,7 +216,8 @@ def parse(kind: str, path: Path, prefix: IPv4Network, text: str) -> CsvFile:
                 a, b, c = head.split(".")
                 base = bases[head] = (int(a) << 24) | (int(b) << 16) | (int(c) << 8)
             ip = base + int(last)
-        if m is not None and bounds[0] <= ip <= bounds[1] and g[2] != DOM0_PACKAGE:
+        if m is not None and bounds[0] <= ip <= bounds[1] and g[2] != DOM0_PACKAGE \
+                and not (hosting and g[3] and _ipv4(g[3]) is None):
             if hosting:
                 row = Row(kind, ip, g[1], g[2], g[3] or "", g[4] or "", g[5] or "created", number, text_line)
             else:
