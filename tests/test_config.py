@@ -156,8 +156,8 @@ def test_every_packages_problem_at_once(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_packages(Config(packages_file=path))
     text = str(e.value)
-    for line in (f"{path}:5: package2.hosting.ram_mb: Input should be greater than 0",
-                 f"{path}:5: package2.hosting.vcpus: Input should be greater than 0",
+    for line in (f"{path}:5: package2.hosting.ram_mb: Input should be greater than or equal to 32",
+                 f"{path}:5: package2.hosting.vcpus: Input should be greater than or equal to 1",
                  f"{path}:5: package2.hosting.colour: unknown key",
                  f"{path}:6: package2.backup.disk_gb: Field required",
                  f"{path}:7: bad;name: tier names are"):

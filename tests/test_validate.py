@@ -1,9 +1,10 @@
 """Names and external IPs: a table of bad input, each with the message a person sees."""
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address
 
 import pytest
 
+from xenpair.config import Config
 from xenpair.core.validate import check_external_ip, check_name, external_ip_problem, name_problem
 from xenpair.errors import BadInput
 
@@ -37,7 +38,7 @@ def test_good_names(name):
     assert check_name(name) == name
 
 
-INTERNAL = [IPv4Network("192.168.20.0/24"), IPv4Network("192.168.30.0/24")]
+INTERNAL = Config()                 # the internal prefixes 192.168.20.0/24 and 192.168.30.0/24
 USED = {IPv4Address("198.51.100.20"): "foobar.hosting.example.de"}
 BAD_IPS = [
     ("", "'' is not an IPv4 address"),

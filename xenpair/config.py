@@ -9,7 +9,7 @@ import re
 from importlib import resources
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from xenpair.config_roles import AbsPath, Command, Roles
-from xenpair.errors import ConfigError, decode_utf8
+from xenpair.errors import ConfigError
+from xenpair.yamlfile import compose, line_of, read_yaml, validation_problems
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
 ENV_CONFIG = "XENPAIR_CONFIG"
@@ -345,33 +346,33 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
     path = config_path(explicit)
     if path is None:
         return Config(), None
-    data = _read_yaml(path, "config")
+    data = read_yaml(path, "config")
     try:
         return Config.model_validate(data), path
     except ValidationError as e:
-        problems = _problems(e, path, _compose(path))
-        raise ConfigError(f"invalid config {path} ({len(problems)} problem(s)):",
-                          details="\n".join("  " + p for p in problems),
+        found = validation_problems(e, path, compose(path))
+        raise ConfigError(f"invalid config {path} ({len(found)} problem(s)):",
+                          details="\n".join("  " + p for p in found),
                           hint="fix these keys; see docs/configuration.md") from None
 
 
 def load_packages(config: Config) -> dict[str, Tier]:
     path = config.packages_file or shipped_packages_file()
-    data = _read_yaml(path, "packages file")
+    data = read_yaml(path, "packages file")
     problems: list[str] = []
     tiers: dict[str, Tier] = {}
     root = None
     for name, value in data.items():
         if not isinstance(name, str) or not _TIER.match(name):
-            root = root or _compose(path)
-            problems.append(f"{path}:{_line(root, [name])}: {name}: tier names are letters, digits, "
+            root = root or compose(path)
+            problems.append(f"{path}:{line_of(root, [name])}: {name}: tier names are letters, digits, "
                             "'_', '.', '-' (at most 63)")
             continue
         try:
             tiers[name] = Tier.model_validate(value)
         except ValidationError as e:
-            root = root or _compose(path)
-            problems.extend(_problems(e, path, root, prefix=[name]))
+            root = root or compose(path)
+            problems.extend(validation_problems(e, path, root, prefix=[name]))
     if not data:
         problems.append(f"{path}: no tiers defined")
     if problems:
@@ -389,103 +390,3 @@ def resolve_tier(tiers: dict[str, Tier], name: str) -> str:
         return f"package{name}"
     raise ConfigError(f"unknown package {name!r}",
                       hint=f"use one of: {', '.join(tiers)} (a bare number N means packageN)")
-
-
-_LOADER = None
-
-
-def _loader():
-    """PyYAML's safe loader (the C one where there is one), refusing duplicate keys: YAML would
-    silently keep the last value, and a site would run with a setting it did not mean."""
-    global _LOADER
-    if _LOADER is None:
-        import yaml
-
-        class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-            def construct_mapping(self, node, deep=False):
-                seen: dict = {}
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge":
-                        continue
-                    key = self.construct_object(key_node, deep=True)
-                    line = key_node.start_mark.line + 1
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(
-                            None, None, f"duplicate key {key!r} (lines {seen[key]} and {line}): YAML would "
-                                        "silently keep the last one", key_node.start_mark)
-                    seen[key] = line
-                return super().construct_mapping(node, deep)
-
-        _LOADER = Loader
-    return _LOADER
-
-
-def _read_yaml(path: Path, what: str) -> dict:
-    from xenpair.adapters import yamlcache
-
-    try:
-        st = path.stat()
-        data = yamlcache.get(path, st)
-        if data is not None:
-            return data
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} {path}: {e.strerror}", where=str(path),
-                          hint=f"check the path (given by --config, ${ENV_CONFIG} or the default)") from None
-    text = decode_utf8(raw, path, ConfigError, what, hint="save the file as UTF-8")
-    import yaml
-
-    try:
-        data = yaml.load(text, Loader=_loader())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{what} is not valid YAML: {getattr(e, 'problem', e)}", where=where,
-                          hint="fix the syntax at that line") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what} must be a YAML mapping of keys", where=f"{path}:1")
-    yamlcache.put(path, st, data)
-    return data
-
-
-def _compose(path: Path) -> Any:
-    """The YAML node tree, only needed to name the line of a problem."""
-    import yaml
-
-    try:
-        return yaml.compose(path.read_text(), Loader=_loader())
-    except (OSError, ValueError, yaml.YAMLError):    # changed under us: name no line rather than fail
-        return None
-
-
-def _line(node: Any, loc: list) -> int:
-    """Line of the deepest YAML node that exists along the key path (1-based)."""
-    import yaml
-
-    line = node.start_mark.line + 1 if node is not None else 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-            if match is None:
-                break
-            line, node = match[0].start_mark.line + 1, match[1]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
-
-
-def _problems(e: ValidationError, path: Path, root: Any, prefix: list | None = None) -> list[str]:
-    out = []
-    for err in e.errors(include_url=False):
-        loc = (prefix or []) + [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see docs/configuration.md)"
-        out.append(f"{path}:{_line(root, loc)}: {key}: {msg}")
-    return out
