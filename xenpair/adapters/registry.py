@@ -311,9 +311,6 @@ class Snapshot:
     def number(self, row: Row) -> int:
         return row.ipn - self.files[row.kind].base
 
-    def used_numbers(self) -> set[int]:
-        return {self.number(r) for kind in self.files for r in self.rows(kind)}
-
     def pairs(self) -> list[Pair]:
         by_n: dict[int, Pair] = {}
         for kind in ("hosting", "backup"):
