@@ -341,9 +341,10 @@ class Snapshot:
         if not numbers:
             return None
         n = min(numbers)
-        return Pair(n, *(hits[kind].get(n) or self._row_at(kind, n) for kind in ("hosting", "backup")))
+        return Pair(n, *(hits[kind].get(n) or self.row_at(kind, n) for kind in ("hosting", "backup")))
 
-    def _row_at(self, kind: str, n: int) -> Row | None:
+    def row_at(self, kind: str, n: int) -> Row | None:
+        """The pair row at address number N in that file (not a dom0 row), or None."""
         ipn = self.files[kind].base + n
         return next((r for r in self.rows(kind) if r.ipn == ipn and not r.is_dom0), None)
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from xenpair.errors import Failed
 
 
+def find(host, toolstack: str) -> tuple[str | None, str | None]:
+    """(the toolstack's path on HOST, None) or (None, why it cannot be used there): one look-up."""
+    path = host.which(toolstack)
+    if path is None:
+        return None, (f"the toolstack command {toolstack!r} is not there on host {host.name} "
+                      "(no Xen toolstack installed: is this a dom0?)")
+    return path, None
+
+
 def missing(host, toolstack: str) -> str | None:
     """Why the toolstack cannot be used on HOST (not installed), or None."""
-    if host.which(toolstack) is None:
-        return (f"the toolstack command {toolstack!r} is not there on host {host.name} "
-                "(no Xen toolstack installed: is this a dom0?)")
-    return None
+    return find(host, toolstack)[1]
 
 
 def _require(host, toolstack: str) -> None:

@@ -111,10 +111,10 @@ def _dom0(site: Site, kind: str, seen: set[tuple[str, str]]) -> list[Check]:
     ok = host.run(["test", "-d", x.cfg_dir]).returncode == 0
     out.append(Check(f"{label} cfg_dir", ok, x.cfg_dir + ("" if ok else " does not exist")))
     ts = site.config.toolstack
-    problem = toolstack.missing(host, ts)
+    path, problem = toolstack.find(host, ts)
     # builds need no toolstack (xen-create-image does not start guests): a warning, not a failure
     out.append(Check(f"{label} toolstack", True,
-                     f"{host.which(ts)} (start, stop, --start)" if problem is None else
+                     f"{path} (start, stop, --start)" if problem is None else
                      f"{problem}; start, stop and --start will not work there", warning=problem is not None))
     out.append(_attempt(f"{label} roles", lambda: _roles(site, host)))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xenpair.adapters.registry import Row, Snapshot, now
+from xenpair.adapters.registry import Row, Snapshot, now, short_name
 from xenpair.config import resolve_tier
 from xenpair.core import roles as guest_roles
 from xenpair.core.allocate import address, allocate, host_number
@@ -121,10 +121,10 @@ def _check_gateways(site: Site, snap: Snapshot) -> None:
         if side.gateway is None:
             continue
         n = host_number(side.gateway, side.prefix)
-        pair = next((p for p in snap.pairs() if p.n == n), None)
-        if pair is not None:
-            row = pair.hosting or pair.backup
-            raise BadInput(f"{kind}.gateway {side.gateway} is the address of pair {pair.name} (number {n})",
+        row = snap.row_at("hosting", n) or snap.row_at("backup", n)
+        if row is not None:
+            raise BadInput(f"{kind}.gateway {side.gateway} is the address of pair {short_name(row.name)} "
+                           f"(number {n})",
                            where=f"{snap.files[row.kind].path}:{row.line}",
                            hint=f"set {kind}.gateway in the config to the real gateway's address")
 
