@@ -262,6 +262,16 @@ class Mail(_Strict):
         return [self.to] if isinstance(self.to, str) else list(self.to)
 
 
+class Ready(_Strict):
+    """`--wait` and `xenpair wait`: a machine is ready when its sshd proves the host key its
+    install summary printed; the verified keys then go into known_hosts on its dom0."""
+
+    timeout: Float = Field(default=300.0, gt=0, le=86400)
+    ssh_port: Int = Field(default=22, gt=0, lt=65536)
+    # read by OpenSSH on bookworm without configuration (GlobalKnownHostsFile); null: write none
+    known_hosts: AbsPath | None = "/etc/ssh/ssh_known_hosts2"
+
+
 class RegistryPaths(_Strict):
     hosting: Path = Path("/root/xen_hosting_ips.csv")
     backup: Path = Path("/root/xen_backup_ips.csv")
@@ -278,6 +288,7 @@ class Config(_Strict):
     external: External = External()
     mail: Mail = Mail()
     registry: RegistryPaths = RegistryPaths()
+    ready: Ready = Ready()
     hosting: KindConfig = KindConfig()
     backup: BackupKindConfig = BackupKindConfig()
     xen_create_image: XenCreateImage = XenCreateImage()

@@ -97,6 +97,12 @@ class LocalHost:
         return RunResult(argv, proc.returncode, "".join(out["stdout"]), "".join(out["stderr"]),
                          time.monotonic() - start, timed_out)
 
+    def connect(self, address: str, port: int, timeout: float):
+        """A TCP connection from this dom0 (raises OSError when there is none)."""
+        import socket
+
+        return socket.create_connection((address, port), timeout=timeout)
+
     def terminate_all(self) -> None:
         with self._lock:
             procs = list(self._procs)

@@ -22,7 +22,7 @@ from datetime import datetime
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from xenpair.adapters import atomic
+from xenpair.adapters import atomic, machine_state
 from xenpair.errors import Failed, RegistryError, decode_utf8
 from xenpair.names import FQDN, fqdn_problem
 
@@ -304,6 +304,8 @@ class Snapshot:
 
     def __init__(self, hosting: CsvFile, backup: CsvFile):
         self.files = {"hosting": hosting, "backup": backup}
+        # machine state (host keys, start and ready times) to write with the CSVs: kind -> fqdn -> fields
+        self.machine_changes: dict[str, dict[str, dict | None]] = {"hosting": {}, "backup": {}}
 
     def rows(self, kind: str) -> list[Row]:
         return self.files[kind].data_rows()
@@ -365,6 +367,14 @@ class Snapshot:
         row.update(**changes)
         self.files[row.kind].changed = True
 
+    def note_machine(self, row: Row, **fields) -> None:
+        """Set fields of the machine's entry in the state file beside the registry (machine_state)."""
+        pending = self.machine_changes[row.kind]
+        pending[row.name] = {**(pending.get(row.name) or {}), **fields}
+
+    def forget_machine(self, row: Row) -> None:
+        self.machine_changes[row.kind][row.name] = None
+
 
 class Registry:
     def __init__(self, hosting: Path, backup: Path, hosting_prefix: IPv4Network,
@@ -411,6 +421,14 @@ class Registry:
                 if f.changed:
                     atomic.write(f.path, f.render())
                     f.changed, f.exists = False, True
+            for kind, changes in snap.machine_changes.items():
+                if changes:
+                    machine_state.update(self.paths[kind], changes)
+                    changes.clear()
+
+    def machines(self, kind: str) -> dict[str, dict]:
+        """The machine state file of that registry (host keys, start and ready times), by FQDN."""
+        return machine_state.read(self.paths[kind])
 
 
 @contextmanager

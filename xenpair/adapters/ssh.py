@@ -128,6 +128,21 @@ class SshHost:
         key = self.client().get_transport().get_remote_server_key()
         return f"{key.get_name()} {key.fingerprint}"
 
+    def connect(self, address: str, port: int, timeout: float):
+        """A TCP connection made by the backup dom0 (a direct-tcpip channel of the SSH connection):
+        only the dom0 reaches its guests' network. Raises ConnectionError when it cannot."""
+        import paramiko
+
+        try:
+            chan = self.client().get_transport().open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                                              timeout=timeout)
+        except paramiko.ChannelException as e:
+            raise ConnectionError(f"{e.text or 'connect failed'} (seen from {self.target.host})") from None
+        except paramiko.SSHException as e:
+            raise ConnectionError(f"{e} (SSH to {self.target.host})") from None
+        chan.settimeout(timeout)
+        return chan
+
     def close(self) -> None:
         self._connecting.join()
         if self._client is not None:

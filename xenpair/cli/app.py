@@ -92,6 +92,7 @@ app.command("check")(check_cmd.check)
 app.command("destroy")(destroy_cmd.destroy)
 app.add_typer(lifecycle.ip_app, name="ip")
 app.command("start")(lifecycle.start)
+app.command("wait")(lifecycle.wait)
 app.command("stop")(lifecycle.stop)
 app.add_typer(roles_app, name="roles")
 
@@ -143,9 +144,26 @@ def _global_option_after_command(argv: list[str]) -> str | None:
     return next((a for a in argv[i + 1:] if a.split("=", 1)[0] in GLOBAL_OPTIONS), None)
 
 
+# options whose value is optional, GNU style (`--wait` or `--wait=SECONDS`, never `--wait SECONDS`,
+# which would take the next argument): click has no such option, so `--wait=S` is passed on as
+# the flag and a hidden option carrying S
+OPTIONAL_VALUE = {"--wait": "--wait-seconds"}
+
+
+def _optional_values(argv: list[str]) -> list[str]:
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        name, eq, value = arg.partition("=")
+        out += [name, OPTIONAL_VALUE[name], value] if eq and name in OPTIONAL_VALUE else [arg]
+    return out
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run one command; return its exit code (the one place that maps errors to codes, with exit_code)."""
-    late = _global_option_after_command(sys.argv[1:] if argv is None else argv)
+    argv = _optional_values(sys.argv[1:] if argv is None else argv)
+    late = _global_option_after_command(argv)
     if late:
         option = late.split("=", 1)[0]
         print(f"xenpair: error: {option} is a global option: it goes before the command\n"

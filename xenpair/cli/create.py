@@ -33,6 +33,12 @@ def create(
     start: Annotated[bool | None, typer.Option(
         "--start/--no-start", help="Start both machines afterwards with the toolstack (xl create). "
                                    "Asked on a terminal if neither is given.", show_default=False)] = None,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="--wait or --wait=SECONDS (implies --start): then wait until each machine answers SSH on "
+                       "its internal address with the host key its install summary printed, and write that key "
+                       "to known_hosts on its dom0. Default limit: ready.timeout (300 s). Exit 1 unless both "
+                       "are ready.")] = False,
+    wait_seconds: Annotated[str | None, typer.Option("--wait-seconds", hidden=True)] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Rebuild the existing pair NAME in place: same N, same external IP unless a new "
                             "one is given, --force. Only the hosting machine unless --rebuild-backup.")] = False,
@@ -60,6 +66,9 @@ def create(
         check_name(name)            # before anything is read: a bad name changes nothing
     if rebuild_backup and not overwrite:
         raise BadInput("--rebuild-backup goes with --overwrite", hint="add --overwrite to rebuild the pair")
+    wait_limit = _wait_limit(wait or wait_seconds is not None, wait_seconds, start)
+    if wait_limit is not None:
+        start = True
     site = open_site(ctx.obj["config"])
     ctx.call_on_close(site.close)
     # a scripted call (--yes) asks nothing optional; a preview on a terminal asks what the real run
@@ -68,13 +77,18 @@ def create(
     if package is None or name is None or (asking and (start is None or (external_ip is None and not no_external_ip))):
         answers = _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking)
         package, name, external_ip, start, overwrite = answers
+        if start and wait_limit is None:
+            wait_limit = 0.0         # starting from the wizard means ready: wait, with the default limit
+    if wait_limit == 0.0:
+        wait_limit = site.config.ready.timeout
     shown = progress.for_output(json_out)
 
     def make_plan():
         if overwrite:
             return plan_rebuild(site, package, name, external_ip, shown, rebuild_backup, stop, bool(start),
-                                mail=not no_mail)
-        return plan_create(site, package, name, external_ip, shown, start=bool(start), mail=not no_mail)
+                                mail=not no_mail, wait=wait_limit)
+        return plan_create(site, package, name, external_ip, shown, start=bool(start), mail=not no_mail,
+                           wait=wait_limit)
 
     plan = make_plan()
     if dry_run:
@@ -98,6 +112,28 @@ def create(
     render.pair_result(result.to_dict(), json_out)
     if not result.ok:
         raise typer.Exit(130 if (result.stopped_at or {}).get("interrupted") else 1)
+
+
+MAX_WAIT_S = 86400
+
+
+def _wait_limit(wait: bool, seconds: str | None, start: bool | None) -> float | None:
+    """None: no waiting; 0.0: wait with the config's ready.timeout; else the limit in seconds."""
+    if not wait:
+        return None
+    if start is False:
+        raise BadInput("--wait goes with starting the machines, not with --no-start",
+                       hint="leave out --no-start (--wait starts them), or leave out --wait")
+    if seconds is None or seconds == "":
+        return 0.0
+    try:
+        limit = float(seconds)
+    except ValueError:
+        limit = -1.0
+    if not 0 < limit <= MAX_WAIT_S or limit != limit:
+        raise BadInput(f"--wait={seconds}: not a number of seconds between 1 and {MAX_WAIT_S}",
+                       hint="e.g. --wait=600, or --wait for the config's ready.timeout")
+    return limit
 
 
 def _wizard(site, package, name, external_ip, no_external_ip, start, overwrite, asking):

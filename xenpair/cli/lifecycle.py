@@ -59,3 +59,29 @@ def start(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:
 def stop(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:
     """Shut down both machines of a pair (xl shutdown -w), each on its own host."""
     _power(ctx, name, "stop", json_out)
+
+
+def wait(ctx: typer.Context, name: NameArg,
+         timeout: Annotated[float | None, typer.Option(
+             "--timeout", metavar="SECONDS", min=1, max=86400,
+             help="How long to wait in all. Default: ready.timeout in the config (300 s).")] = None,
+         json_out: Json = False) -> None:
+    """Wait until both machines answer SSH with the host keys of their install summaries.
+
+    Each machine is reached from the dom0 that runs it (the backup machine through the SSH
+    connection to the backup dom0). A different key is a failure, never a warning; the verified
+    keys are written to ready.known_hosts on each dom0. Exit 0 only when both are ready."""
+    from xenpair.cli import progress, render
+    from xenpair.core.plan import apply
+    from xenpair.core.ready import plan_wait
+    from xenpair.core.site import open_site
+
+    site = open_site(ctx.obj["config"])
+    ctx.call_on_close(site.close)
+    shown = progress.for_output(json_out)
+    plan = plan_wait(site, name, timeout, shown)
+    with shown:
+        result = apply(plan)
+    render.wait_result(result.to_dict(), json_out)
+    if not result.ok:
+        raise typer.Exit(1)

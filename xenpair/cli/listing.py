@@ -16,7 +16,7 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False,
     from xenpair.core.query import list_pairs
     from xenpair.core.site import open_site
 
-    render.pairs(list_pairs(open_site(ctx.obj["config"])), json_out, wide)
+    render.pairs(*list_pairs(open_site(ctx.obj["config"])), json_out, wide)
 
 
 def show_cmd(
@@ -30,4 +30,4 @@ def show_cmd(
     from xenpair.core.query import show_pair
     from xenpair.core.site import open_site
 
-    render.pair(show_pair(open_site(ctx.obj["config"]), name), json_out)
+    render.pair(*show_pair(open_site(ctx.obj["config"]), name), json_out)

@@ -30,6 +30,13 @@ class PlainProgress:
     def note(self, kind, message):
         self._say(kind, message)
 
+    def waiting(self, kind, fqdn, host):
+        self._say(kind, f"starting: waiting until {fqdn} answers SSH with its recorded host key (from {host})")
+
+    def ready(self, kind, ok, seconds, problem):
+        self._say(kind, f"ready {seconds:.1f} s after its start" if ok else f"NOT READY after {seconds:.1f} s: "
+                  f"{problem}")
+
     def __enter__(self):
         return self
 
@@ -38,7 +45,8 @@ class PlainProgress:
 
 
 class LiveProgress(PlainProgress):
-    """A table with one row per machine: host, elapsed time, current step."""
+    """A table with one row per machine: host, elapsed time, current step; the phases
+    built -> starting -> ready each with their seconds."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -71,7 +79,7 @@ class LiveProgress(PlainProgress):
             rows = [(kind, dict(r)) for kind, r in self.rows.items()]
         for kind, r in rows:
             elapsed = (r["end"] or now) - r["start"]
-            t.add_row(kind, r["fqdn"], r["host"], f"{elapsed:5.1f} s", r["step"])
+            t.add_row(kind, r["fqdn"], r["host"], f"{elapsed:5.1f} s", r.get("built", "") + r["step"])
         return t
 
     def started(self, kind, fqdn, host):
@@ -91,6 +99,21 @@ class LiveProgress(PlainProgress):
 
     def note(self, kind, message):
         self._live.console.print(f"[{kind}] {message}", markup=False, highlight=False)
+
+    def waiting(self, kind, fqdn, host):
+        with self._lock:
+            r = self.rows.get(kind)
+            built = f"built in {r['end'] - r['start']:.1f} s -> " if r and r["end"] else ""
+            self.rows[kind] = {"fqdn": fqdn, "host": host, "start": time.monotonic(), "end": None,
+                               "built": built, "step": "starting (waiting for SSH)"}
+
+    def ready(self, kind, ok, seconds, problem):
+        from rich.markup import escape
+
+        with self._lock:
+            r = self.rows[kind]
+            r["end"] = time.monotonic()
+            r["step"] = f"[green]ready[/] after {seconds:.1f} s" if ok else f"[red]NOT READY[/]: {escape(problem)}"
 
 
 def for_output(json_out: bool):

@@ -151,6 +151,7 @@ def pair_result(r: dict, as_json: bool) -> None:
             con.print(f"  {m['problem']}", markup=False)
     for kind, problem in r.get("started", {}).items():
         con.print(f"{kind} machine " + (f"[bold red]did not start[/]: {problem}" if problem else "started"))
+    _ready_lines(con, r.get("ready", {}))
     stopped = r.get("stopped_at")
     if stopped:
         con.print(f"[bold red]stopped at[/] '{stopped['step']}':", highlight=False)
@@ -166,6 +167,9 @@ def pair_result(r: dict, as_json: bool) -> None:
     elif stopped and not r["next"]:
         con.print(f"pair {r['name']} {verb} and recorded as {r['state']}, but the run stopped before its last "
                   "step(s) (see above): do them by hand once the cause is fixed.", markup=False)
+    elif not r["next"] and any(not m["ok"] for m in r.get("ready", {}).values()):
+        con.print(f"pair {r['name']} {verb} and started, but [bold red]not ready[/] (see above); the build stands. "
+                  f"Once the cause is fixed: [bold]xenpair wait {r['name']}[/]")
     elif not r["next"]:
         con.print(f"pair {r['name']} {verb}, but a machine did not start (see above); the build stands.")
     else:
@@ -174,17 +178,49 @@ def pair_result(r: dict, as_json: bool) -> None:
         con.print(f"To finish the pair once the cause is fixed: [bold]{r['next']}[/]")
 
 
+def _ready_lines(con, ready: dict) -> None:
+    for kind, m in ready.items():
+        if m["ok"]:
+            keys = ", ".join(f"{k['algorithm']} {k['fingerprint']}" for k in m["verified"])
+            con.print(f"[bold green]{kind} machine ready[/] {m['ready_after_s']:g} s after its start: "
+                      f"{m['fqdn']} ({m['address']}) presented {keys}", highlight=False)
+            if m["known_hosts"]:
+                con.print(f"  verified key(s) written to {m['known_hosts']} on {m['host']}", markup=False)
+        else:
+            from rich.markup import escape
+
+            con.print(f"[bold red]{kind} machine NOT READY[/]: {escape(m['problem'])}", highlight=False)
+
+
+def wait_result(r: dict, as_json: bool) -> None:
+    if as_json:
+        _json(r)
+        return
+    con = _console()
+    machines = {k: v for k, v in r.items() if k in ("hosting", "backup")}
+    _ready_lines(con, machines)
+    if r["ok"]:
+        con.print(f"[bold green]pair {r['name']} ready[/]")
+    elif not machines:
+        con.print(f"pair {r['name']}: no machine to wait for (destroyed?)")
+    else:
+        con.print(f"pair {r['name']} is [bold red]not ready[/]")
+
+
 _COLUMNS = (("NAME", "Name"), ("TIER", "Tier"), ("HOSTING IP", "Hosting IP"), ("BACKUP IP", "Backup IP"),
             ("EXTERNAL IP", "External IP"), ("STATE", "State"), ("CREATED", "Created"),
             ("HOSTING FQDN", "Hosting FQDN"), ("BACKUP FQDN", "Backup FQDN"))
 
 
-def _cells(p) -> tuple[str, ...]:
-    """One table row from a registry Pair."""
+def _cells(p, machines: dict) -> tuple[str, ...]:
+    """One table row from a registry Pair (and the machines' states: the state says 'ready')."""
+    from xenpair.core.query import readiness
+
     h, b = p.hosting, p.backup
+    ready = readiness(p, machines) if machines else None
     return (p.name, p.tier, h.address if h else "-", b.address if b else "-",
-            (h.external_ip if h else "") or "-", p.state, (h or b).created or "-",
-            h.name if h else "-", b.name if b else "-")
+            (h.external_ip if h else "") or "-", p.state + (f", {ready}" if ready else ""),
+            (h or b).created or "-", h.name if h else "-", b.name if b else "-")
 
 
 # `list` fits the terminal (80 columns when stdout is no terminal), as ps and virsh list do: the
@@ -223,14 +259,14 @@ def _fit(rows: list[tuple[str, ...]], width: int) -> list[tuple[str, ...]]:
             for r in rows]
 
 
-def pairs(items: list, as_json: bool, wide: bool = False) -> None:
+def pairs(items: list, machines: dict, as_json: bool, wide: bool = False) -> None:
     # plain aligned text, like `xl list`: greppable, and no rich import for a long list
     if as_json:
         from xenpair.core.query import pair_view
 
-        _json([pair_view(p) for p in items])
+        _json([pair_view(p, machines) for p in items])
         return
-    rows = [tuple(title for title, _ in _COLUMNS)] + [_cells(p) for p in items]
+    rows = [tuple(title for title, _ in _COLUMNS)] + [_cells(p, machines) for p in items]
     if not wide:
         import shutil
 
@@ -241,13 +277,27 @@ def pairs(items: list, as_json: bool, wide: bool = False) -> None:
         print("(no pairs in the registry)", file=sys.stderr)
 
 
-def pair(p, as_json: bool) -> None:
-    if as_json:
-        from xenpair.core.query import pair_view
+def pair(p, machines: dict, as_json: bool) -> None:
+    from xenpair.core.query import pair_view
 
-        _json(pair_view(p))
+    view = pair_view(p, machines)
+    if as_json:
+        _json(view)
         return
-    out = [f"{label:<13}: {cell}" for (_, label), cell in zip(_COLUMNS, _cells(p), strict=True)]
+    out = [f"{label:<13}: {cell}" for (_, label), cell in zip(_COLUMNS, _cells(p, machines), strict=True)]
+    for kind in ("hosting", "backup"):
+        m = view[kind]
+        if m is None:
+            continue
+        label = kind.capitalize()
+        out += [f"{label + ' key':<13}: {k['fingerprint']} ({k['algorithm']})" for k in m["host_keys"]]
+        if m["ready"]:
+            out.append(f"{label + ' ready':<13}: {m['ready']}" + (f" ({m['ready_after_s']:g} s after its start)"
+                                                                 if m["ready_after_s"] is not None else ""))
+        elif m["problem"]:
+            out.append(f"{label + ' ready':<13}: NOT READY: {m['problem']}")
+        elif m["started"]:
+            out.append(f"{label + ' started':<13}: {m['started']} (not waited for: xenpair wait {p.name})")
     sys.stdout.write("\n".join(out) + "\n")
 
 

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from xenpair.adapters import machine_state
 from xenpair.adapters import xen_create_image as xci
 from xenpair.adapters.hosts import release_mounts
 from xenpair.adapters.registry import now
@@ -25,6 +26,8 @@ class Progress(Protocol):
     def step(self, kind: str, step: str) -> None: ...
     def finished(self, kind: str, ok: bool, elapsed: float, problem: str | None) -> None: ...
     def note(self, kind: str, message: str) -> None: ...
+    def waiting(self, kind: str, fqdn: str, host: str) -> None: ...
+    def ready(self, kind: str, ok: bool, seconds: float, problem: str | None) -> None: ...
 
 
 class NoProgress:
@@ -32,6 +35,8 @@ class NoProgress:
     def step(self, kind, step): pass
     def finished(self, kind, ok, elapsed, problem): pass
     def note(self, kind, message): pass
+    def waiting(self, kind, fqdn, host): pass
+    def ready(self, kind, ok, seconds, problem): pass
 
 
 @dataclass
@@ -66,6 +71,8 @@ class PairResult:
     run_log: str | None = None
     kept: list[str] = field(default_factory=list)
     started: dict[str, str | None] = field(default_factory=dict)    # kind -> problem, None = started
+    started_at: dict[str, float] = field(default_factory=dict)       # kind -> epoch seconds of the start
+    ready: dict = field(default_factory=dict)                        # kind -> core.ready.Ready (--wait)
     cfg_patch: dict | None = None                                    # the external IP's own vif
     registered: dict[str, dict] = field(default_factory=dict)        # kind -> Icinga registration
     mail: dict | None = None                                         # {to, sent, problem}
@@ -78,7 +85,7 @@ class PairResult:
     @property
     def ok(self) -> bool:
         return (all(m.ok for m in self.machines.values()) and not any(self.started.values())
-                and self.stopped_at is None)
+                and all(r.ok for r in self.ready.values()) and self.stopped_at is None)
 
     @property
     def state(self) -> str:
@@ -96,6 +103,7 @@ class PairResult:
                 "ok": self.ok, "run_log": self.run_log, "kept": self.kept, "next": self.next_command,
                 "started": self.started, "cfg_patch": self.cfg_patch, "mail": self.mail,
                 "registered": self.registered, "stopped_at": self.stopped_at,
+                "ready": {k: r.to_dict() for k, r in self.ready.items()},
                 **{r: m.to_dict() for r, m in self.machines.items()}}
 
 
@@ -133,8 +141,7 @@ def build_machines(site: Site, name: str, specs: dict[str, MachineSpec],
                     release_mounts(site.hosts[kind], spec.storage_paths)
                 set_state(site, name, set(specs), "failed")
                 raise
-        set_state(site, name, {r for r, res in results.items() if res.ok}, "created")
-        set_state(site, name, {r for r, res in results.items() if not res.ok}, "failed")
+        _record(site, name, results)
         return results, log.path
     finally:
         log.close()
@@ -180,6 +187,26 @@ def _build_one(site: Site, spec: MachineSpec, progress: Progress, log: RunLog) -
             progress.note(spec.kind, f"unmounted {mount}, which xen-create-image left behind")
     progress.finished(spec.kind, result.ok, run.elapsed, problem)
     return result
+
+
+def _record(site: Site, name: str, results: dict[str, BuildResult]) -> None:
+    """created or failed per machine; a built machine's host keys as its install summary printed
+    them (what `wait` will insist on), a failed one's old record dropped."""
+    with site.registry.locked() as locked:
+        pair = locked.find(name)
+        for kind, res in results.items():
+            row = getattr(pair, kind) if pair else None
+            if row is None:
+                continue
+            if res.ok:
+                locked.mark(row, state="created", created=now())
+                keys = [k for k in (res.summary.ssh_fingerprints if res.summary else [])
+                        if machine_state.is_host_key(k)]        # not the "N/A" of a guest without keys
+                locked.note_machine(row, host_keys=keys, built=now(), started=None, ready=None,
+                                    ready_after_s=None, problem=None)
+            else:
+                locked.mark(row, state="failed")
+                locked.forget_machine(row)
 
 
 def set_state(site: Site, name: str, kinds: set[str], state: str) -> None:

@@ -19,6 +19,7 @@ from xenpair.core.guests import ready_to_build
 from xenpair.core.lifecycle import add_start_step
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
+from xenpair.core.ready import add_wait_step
 from xenpair.core.site import Site
 from xenpair.core.summary_mail import add_mail_step
 from xenpair.core.validate import check_external_ip, check_name
@@ -30,7 +31,8 @@ class Stale(XenpairError):
 
 
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
-                progress: Progress | None = None, start: bool = False, mail: bool = True) -> Plan:
+                progress: Progress | None = None, start: bool = False, mail: bool = True,
+                wait: float | None = None) -> Plan:
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments
@@ -96,6 +98,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         add_mail_step(plan, site, fqdns["hosting"])
     if start:
         add_start_step(plan, site, specs, progress or NoProgress())
+        if wait is not None:
+            add_wait_step(plan, site, None, wait, progress or NoProgress(), name=name)
     guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan
 

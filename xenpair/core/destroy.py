@@ -9,6 +9,7 @@ from xenpair.core.build import KINDS
 from xenpair.core.guests import existing_files, machine_spec, refuse_building, refuse_running
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
+from xenpair.core.ready import add_forget_keys_steps
 from xenpair.core.site import Site
 from xenpair.core.validate import check_name
 from xenpair.errors import BadInput, Failed
@@ -53,8 +54,10 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
                     continue
                 if keep_backup and kind == "hosting":
                     locked.mark(row, state="destroyed")
+                    locked.forget_machine(row)
                 elif not keep_backup:
                     locked.remove(row)
+                    locked.forget_machine(row)
         plan.result = DestroyResult(name, pair.n, list(specs), ["backup"] if keep_backup else [],
                                     freed=not keep_backup)
 
@@ -63,6 +66,7 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
                  {"commands": {kind: {"host": site.hosts[kind].name, "argv": _delete_argv(specs[kind]),
                                       "deletes": doomed[kind]}}}, delete(kind))
     guest_roles.add_unregister_steps(plan, site, specs)
+    add_forget_keys_steps(plan, site, specs)
     plan.add("mark the hosting machine destroyed in the registry (backup kept)" if keep_backup else
              f"remove the pair's rows from the registry (address number {pair.n} is free again)",
              {"change": "hosting row: state destroyed" if keep_backup else "both rows removed"}, forget)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xenpair.adapters import toolstack, xencfg
+from xenpair.adapters.registry import now
 from xenpair.core.build import KINDS, PairResult, Progress
 from xenpair.core.external import taken_macs
 from xenpair.core.guests import machine_spec
@@ -100,6 +102,7 @@ def power(site: Site, name: str, action: str) -> dict[str, str | None]:
             out[kind] = None
         except Failed as e:
             out[kind] = e.what
+    record_started(site, name, [k for k, p in out.items() if p is None], running=action == "start")
     return out
 
 
@@ -110,11 +113,27 @@ def start_machines(site: Site, result: PairResult, progress: Progress) -> PairRe
             try:
                 toolstack.start(site.hosts[kind], site.config.toolstack, built.spec.cfg_path)
                 problem = None
+                result.started_at[kind] = time.time()
             except Failed as e:
                 problem = e.what
             result.started[kind] = problem
             progress.note(kind, f"start FAILED: {problem}" if problem else f"started {built.spec.fqdn}")
+    record_started(site, result.name, [k for k, p in result.started.items() if p is None])
     return result
+
+
+def record_started(site: Site, name: str, kinds: list[str], running: bool = True) -> None:
+    """The start time in the machine state file (`wait` counts from it; RUNNING false: stopped,
+    no start time); an older ready is void either way."""
+    if not kinds:
+        return
+    with site.registry.locked() as locked:
+        pair = locked.find(name)
+        for kind in kinds:
+            row = getattr(pair, kind) if pair else None
+            if row is not None:
+                locked.note_machine(row, started=now() if running else None, ready=None, ready_after_s=None,
+                                    problem=None)
 
 
 def add_start_step(plan, site: Site, specs, progress: Progress) -> None:

@@ -20,6 +20,7 @@ from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import machine_spec, ready_to_build, refuse_building, refuse_running
 from xenpair.core.lifecycle import add_start_step
 from xenpair.core.plan import Plan
+from xenpair.core.ready import add_forget_keys_steps, add_wait_step
 from xenpair.core.site import Site
 from xenpair.core.summary_mail import add_mail_step
 from xenpair.core.validate import check_external_ip, check_name
@@ -27,7 +28,8 @@ from xenpair.errors import AlreadyExists, BadInput
 
 
 def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, progress: Progress | None = None,
-                 rebuild_backup: bool = False, stop: bool = False, start: bool = False, mail: bool = True) -> Plan:
+                 rebuild_backup: bool = False, stop: bool = False, start: bool = False, mail: bool = True,
+                 wait: float | None = None) -> Plan:
     """The backup machine holds the customer's backups: it is rebuilt only with REBUILD_BACKUP."""
     cfg, hosts = site.config, site.hosts
     check_name(name)
@@ -90,6 +92,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
                  {"running": running}, shut_down)
     plan.add(f"update the registry rows of {' and '.join(kinds)} (package {tier_name}"
              + (f", external IP {ext}" if ext else "") + ")", {"rows": kinds}, update_rows)
+    add_forget_keys_steps(plan, site, specs)
     plan.add(f"rebuild {' and '.join(specs[r].fqdn for r in kinds)} with --force"
              + ("" if rebuild_backup else "; the backup machine and its backups are kept"),
              {"commands": {r: {"host": hosts[r].name, "argv": specs[r].argv(), "overwrites": doomed[r]}
@@ -101,5 +104,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         add_mail_step(plan, site, specs["hosting"].fqdn)
     if start:
         add_start_step(plan, site, specs, shown)
+        if wait is not None:
+            add_wait_step(plan, site, None, wait, shown, name=name)
     guest_roles.add_sync_step(plan, site, specs)      # first: before anything is reserved or built
     return plan

@@ -18,8 +18,12 @@ from xenpair.core.site import Site
 from xenpair.errors import Failed
 
 EXTERNAL_IP_ROLE = "xenpair-external-ip"
+# every machine, last: its own SSH host keys (all types) and machine-id, whatever the install
+# method copied; the install summary then lists exactly these keys (`xenpair wait` checks them)
+IDENTITY_ROLE = "xenpair-identity"
 # every file xenpair keeps in roles_dir: the role scripts and what they use
-SHIPPED = ("base", "monitoring", "backup-jail", EXTERNAL_IP_ROLE, "xenpair-lib.sh", "check_backup_age")
+SHIPPED = ("base", "monitoring", "backup-jail", EXTERNAL_IP_ROLE, IDENTITY_ROLE, "xenpair-lib.sh",
+           "check_backup_age")
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,10 @@ class RoleRun:
         return [f"--roledir={self.roledir}", f"--role={','.join(self.names)}"]
 
 
-def for_machine(cfg: Config, kind: str, external_ip: bool) -> RoleRun | None:
-    """The roles one machine gets (kind: hosting|backup), or None when it gets none."""
+def for_machine(cfg: Config, kind: str, external_ip: bool) -> RoleRun:
+    """The roles one machine gets (kind: hosting|backup): the site's, and xenpair's own."""
     r = cfg.roles
-    names = ([EXTERNAL_IP_ROLE] if external_ip else []) + list(getattr(r, kind))
-    if not names:
-        return None
+    names = ([EXTERNAL_IP_ROLE] if external_ip else []) + list(getattr(r, kind)) + [IDENTITY_ROLE]
     env: dict[str, str] = {"XENPAIR_MACHINE": kind}
     if external_ip:
         env["XENPAIR_EXTERNAL_NETMASK"] = str(cfg.external.netmask)
