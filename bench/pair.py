@@ -66,7 +66,10 @@ def xenpair(cfg: Path, *args: str) -> subprocess.CompletedProcess:
 def argvs(cfg: Path, name: str, sshd: Sshd | None) -> list[list[str]]:
     """The two commands as xenpair plans them; the backup one through OpenSSH's client with --ssh."""
     plan = json.loads(xenpair(cfg, "create", "bench", name, "--dry-run", "--json").stdout)["plan"]
-    cmds = plan["steps"][1]["commands"]
+    cmds = next(s["commands"] for s in plan["steps"] if "commands" in s)
+    # the argv names xenpair's role scripts (xenpair-identity runs in every build): put them in
+    # place as `create` does, so the runs by hand do the same work
+    xenpair(cfg, "roles", "sync")
     backup = cmds["backup"]["argv"]
     if sshd:
         backup = ["ssh", "-p", str(sshd.port), "-i", str(sshd.client_key), "-o",

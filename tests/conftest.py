@@ -146,6 +146,9 @@ def _site(root: Path, rootfs: Path, dist: str, mail_port: int) -> TestSite:
         "mail": {"to": "root@hosting.example.de", "from": "xenpair@test.example.de", "transport": "smtp",
                  "smtp": {"host": "127.0.0.1", "port": mail_port}},
         "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},
+        # one host key type per guest: an RSA key costs 1-3 s of CPU per machine here, hundreds
+        # of builds in the suite; the default full set is built by test_wait and test_ready_boot
+        "ready": {"host_key_types": ["ed25519"]},
         "hosting": {"prefix": "192.168.20.0/24", "domain": "hosting.example.de", "bridge": "xenbr1"},
         "backup": {"prefix": "192.168.30.0/24", "domain": "backup.example.de", "bridge": "xenbr2",
                    "host": "local"},

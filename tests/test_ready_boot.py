@@ -22,36 +22,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests import bootnet
 from tests.conftest import OFFLINE_MIRROR, use_ssh_backup
 
 pytestmark = pytest.mark.xci
-QEMU_XL = Path(__file__).resolve().parent / "tools" / "qemu-xl"
-BRIDGES = {"xenbr1": "198.51.100.1/24", "xenbr2": "192.0.2.1/24", "xenbr0": "203.0.113.1/24"}
-BOOT_TIER = {"hosting": {"ram_mb": 512, "vcpus": 1, "disk_gb": 2, "swap_mb": 0},
-             "backup": {"ram_mb": 384, "vcpus": 1, "disk_gb": 2, "swap_mb": 0}}
 BOOT_TIMEOUT = 600           # TCG on a loaded 2-core machine, two guests at once
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True)
 
 
 @pytest.fixture(scope="module")
 def bridges():
-    """The dom0 side of the guests' networks, inside the tests' network namespace."""
-    for name, address in BRIDGES.items():
-        _ip("link", "add", name, "type", "bridge")
-        _ip("addr", "add", address, "dev", name)
-        _ip("link", "set", name, "up")
-    forward = Path("/proc/sys/net/ipv4/ip_forward")          # this namespace's own
-    old = forward.read_text()
-    forward.write_text("1\n")
-    yield
-    forward.write_text(old)
-    for name in BRIDGES:
-        subprocess.run(["ip", "link", "del", name], check=False)
+    with bootnet.bridges():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -75,33 +57,6 @@ def login_key(tmp_path_factory):
     subprocess.run(["umount", "/etc/xen-tools/skel"], check=True)
 
 
-def boot_site(site, state: Path):
-    """Documentation-range networks, gateways on the dom0 bridges, the QEMU stand-in as toolstack."""
-    xl = state.parent / "qemu-xl"
-    xl.write_text(f"#!/bin/sh\nexec python3 {shlex.quote(str(QEMU_XL))} --state {shlex.quote(str(state))} \"$@\"\n")
-    xl.chmod(0o755)
-    c = site.config
-    c["hosting"].update(prefix="198.51.100.0/24", gateway="198.51.100.1", bridge="xenbr1")
-    c["backup"].update(prefix="192.0.2.0/24", gateway="192.0.2.1", bridge="xenbr2")
-    c["external"] = {"bridge": "xenbr0", "netmask": "255.255.255.0", "gateway": "203.0.113.1"}
-    c["toolstack"] = str(xl)
-    c["ready"] = {"timeout": BOOT_TIMEOUT, "known_hosts": str(state.parent / "ssh_known_hosts")}
-    packages = Path(c["packages_file"])
-    packages.write_text(yaml.safe_dump({**yaml.safe_load(packages.read_text()), "boot": BOOT_TIER}))
-    site.write_config()
-    return site
-
-
-def stop_guests(state: Path) -> None:
-    for pidfile in state.glob("*.pid"):
-        subprocess.run(["python3", str(QEMU_XL), "--state", str(state), "destroy", pidfile.stem], check=False)
-
-
-def console_tail(state: Path) -> str:
-    return "\n".join(f"--- {c.name}\n" + "\n".join(c.read_text(errors="replace").splitlines()[-25:])
-                     for c in sorted(state.glob("*.console")))
-
-
 def guest_ssh(key: Path, known_hosts: Path, address: str, command: str, input: str | None = None,
               timeout: float = 300) -> subprocess.CompletedProcess:
     """ssh as the admin would after `xenpair wait`: the host key must already be in xenpair's
@@ -120,7 +75,9 @@ def booted(tmp_path_factory, real_rootfs, mailbox, sshd, apt_proxy, bridges, log
 
     root = tmp_path_factory.mktemp("boot")
     state = root / "qemu"
-    site = use_ssh_backup(boot_site(_site(root, real_rootfs, "bookworm", mailbox[1]), state), sshd)
+    site = _site(root, real_rootfs, "bookworm", mailbox[1])
+    bootnet.boot_config(site.config, state, BOOT_TIMEOUT)
+    site = use_ssh_backup(site, sshd)
     backup_key = root / "id_backup"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hosting-to-backup", "-f", str(backup_key)],
                    check=True)
@@ -136,7 +93,7 @@ def booted(tmp_path_factory, real_rootfs, mailbox, sshd, apt_proxy, bridges, log
                      timeout=1800 + BOOT_TIMEOUT)
         yield site, r, state, backup_key
     finally:
-        stop_guests(state)
+        bootnet.stop_guests(state)
         from tests import sandbox
 
         sandbox.cleanup_leftovers(site.image_dir)
@@ -144,7 +101,7 @@ def booted(tmp_path_factory, real_rootfs, mailbox, sshd, apt_proxy, bridges, log
 
 def test_create_start_wait_then_a_backup_over_the_internal_network(booted, login_key):
     site, r, state, backup_key = booted
-    assert r.returncode == 0, r.stderr[-4000:] + "\n" + console_tail(state)
+    assert r.returncode == 0, r.stderr[-4000:] + "\n" + bootnet.console_tail(state)
     res = json.loads(r.stdout)
     assert res["ok"]
     known_hosts = Path(site.config["ready"]["known_hosts"])

@@ -268,8 +268,17 @@ class Ready(_Strict):
 
     timeout: Float = Field(default=300.0, gt=0, le=86400)
     ssh_port: Int = Field(default=22, gt=0, lt=65536)
+    # the SSH host keys every guest gets at build time (xenpair's xenpair-identity role)
+    host_key_types: list[Literal["ed25519", "ecdsa", "rsa"]] = Field(default=["ed25519", "ecdsa", "rsa"],
+                                                                     min_length=1, max_length=3)
     # read by OpenSSH on bookworm without configuration (GlobalKnownHostsFile); null: write none
     known_hosts: AbsPath | None = "/etc/ssh/ssh_known_hosts2"
+
+    @model_validator(mode="after")
+    def _once(self) -> "Ready":
+        if len(set(self.host_key_types)) != len(self.host_key_types):
+            raise ValueError(f"host_key_types lists a type twice: {self.host_key_types}")
+        return self
 
 
 class RegistryPaths(_Strict):

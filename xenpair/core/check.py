@@ -117,7 +117,26 @@ def _dom0(site: Site, kind: str, seen: set[tuple[str, str]]) -> list[Check]:
                      f"{path} (start, stop, --start)" if problem is None else
                      f"{problem}; start, stop and --start will not work there", warning=problem is not None))
     out.append(_attempt(f"{label} roles", lambda: _roles(site, host)))
+    kh = site.config.ready.known_hosts
+    if kh:
+        problem = _known_hosts_unread(host, kh)
+        out.append(Check(f"{label} known_hosts", True, problem or f"{kh}: OpenSSH reads it there (verified keys "
+                         "of ready machines go into it)", warning=problem is not None))
     return out
+
+
+def _known_hosts_unread(host, path: str) -> str | None:
+    """Why the ssh client on HOST would not read PATH (ready.known_hosts), or None."""
+    if host.which("ssh") is None:
+        return f"no ssh client there: {path} is written, but nothing reads it"
+    r = host.run(["ssh", "-G", "xenpair-check.invalid"])
+    files = [f for line in r.stdout.splitlines() if line.split(" ", 1)[0] in ("globalknownhostsfile",
+                                                                             "userknownhostsfile")
+             for f in line.split()[1:]]
+    if r.returncode != 0 or path in files:
+        return None if r.returncode == 0 else f"'ssh -G' failed there: {r.stderr.strip()[:200]}"
+    return (f"{path}: OpenSSH there does not read it (its known_hosts files: {' '.join(files) or 'none'}); "
+            "add it to GlobalKnownHostsFile in /etc/ssh/ssh_config.d/, or set ready.known_hosts to one of those")
 
 
 def _roles(site: Site, host) -> str:

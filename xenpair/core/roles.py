@@ -43,7 +43,7 @@ def for_machine(cfg: Config, kind: str, external_ip: bool) -> RoleRun:
     """The roles one machine gets (kind: hosting|backup): the site's, and xenpair's own."""
     r = cfg.roles
     names = ([EXTERNAL_IP_ROLE] if external_ip else []) + list(getattr(r, kind)) + [IDENTITY_ROLE]
-    env: dict[str, str] = {"XENPAIR_MACHINE": kind}
+    env: dict[str, str] = {"XENPAIR_MACHINE": kind, "XENPAIR_HOST_KEY_TYPES": " ".join(cfg.ready.host_key_types)}
     if external_ip:
         env["XENPAIR_EXTERNAL_NETMASK"] = str(cfg.external.netmask)
         env["XENPAIR_EXTERNAL_GATEWAY"] = str(cfg.external.gateway or "")
