@@ -130,16 +130,15 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         sandbox.leave()
 
-    def med(f) -> float:
-        return statistics.median(f(x) for x in rounds)
+    def med(kind: str | None, part: str = "total") -> float:
+        return statistics.median((x[kind][part] if kind else x[part]) for x in rounds)
 
     print(f"# {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {platform.node()}, {os.cpu_count()} cores, "
           f"{Path(args.rootfs).name}, backup over SSH, guests under QEMU TCG, {args.rounds} rounds, median s")
-    print(f"create --start --wait, command to both ready: {med(lambda x: x['total']):6.1f}")
+    print(f"create --start --wait, command to both ready: {med(None):6.1f}")
     for kind in ("hosting", "backup"):
-        print(f"{kind:8s} build {med(lambda x: x[kind]['build']):5.1f}  start->sshd up (boot) "
-              f"{med(lambda x: x[kind]['boot']):5.1f}  sshd up->verified (wait) {med(lambda x: x[kind]['wait']):4.1f}"
-              f"  start->ready {med(lambda x: x[kind]['ready']):5.1f}")
+        print(f"{kind:8s} build {med(kind, 'build'):5.1f}  start->sshd up (boot) {med(kind, 'boot'):5.1f}  "
+              f"sshd up->verified (wait) {med(kind, 'wait'):4.1f}  start->ready {med(kind, 'ready'):5.1f}")
     print("guest's own startup: " + "; ".join(f"{k}: {rounds[-1][k]['guest_startup']}" for k in ("hosting", "backup")))
 
 

@@ -149,8 +149,9 @@ def test_dry_run_changes_nothing(tiny_site):
     assert re.search(rf"\+= 192\.168\.30\.8;new\.backup\.example\.de;small;{ISO};reserved", out)
     r = tiny_site.run("create", "small", "new", "--dry-run", "--json")
     plan = json.loads(r.stdout)["plan"]
-    argv = plan["steps"][1]["commands"]["hosting"]["argv"]
-    assert argv[:3] == ["xen-create-image", "--hostname=new.hosting.example.de", "--ip=192.168.20.8"]
+    argv = next(s["commands"] for s in plan["steps"] if "commands" in s)["hosting"]["argv"]
+    xci = argv.index("xen-create-image")             # after `env XENPAIR_...` (the identity role's settings)
+    assert argv[xci:xci + 3] == ["xen-create-image", "--hostname=new.hosting.example.de", "--ip=192.168.20.8"]
     assert tiny_site.hosting_csv.read_bytes() == hosting and tiny_site.backup_csv.read_bytes() == backup
     assert nothing_built(tiny_site)
 

@@ -42,7 +42,7 @@ def test_pair_with_roles_on_the_real_xen_create_image(ssh_real_site, apt_proxy, 
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads(r.stdout)
     assert res["ok"] and apt_proxy.misses == []
-    assert res["hosting"]["roles"] == ["xenpair-external-ip", "base", "monitoring"]
+    assert res["hosting"]["roles"] == ["xenpair-external-ip", "base", "monitoring", "xenpair-identity"]
     log = Path(res["run_log"]).read_text()
     for line in ("xenpair-base: locale en_US.UTF-8", "xenpair-monitoring: nrpe: on 192.168.20.2",
                  "xenpair-monitoring: nrpe: on 192.168.30.2", "xenpair-backup-jail: backupuser jailed in /backup",

@@ -59,7 +59,7 @@ def test_roles_sync_command_and_check(tiny_site):
     assert "base added" in r.stdout and "backup-jail added" in r.stdout
     r = tiny_site.run("roles", "sync")
     assert r.stdout.strip() == f"local: {d}: all current"
-    assert "all 6 role files current" in tiny_site.run("check").stdout
+    assert "all 7 role files current" in tiny_site.run("check").stdout
 
     (d / "monitoring").write_text("#!/bin/sh\n")
     os.chmod(d / "backup-jail", 0o644)
@@ -89,22 +89,26 @@ def test_create_passes_roles_in_one_list_and_settings_as_environment(tiny_site):
         assert env["XENPAIR_MONITORING_SERVERS"] == "192.168.150.2 192.168.150.3"
     hosting_env = dict(a.split("=", 1) for a in cmds["hosting"][1:cmds["hosting"].index("xen-create-image")])
     backup_env = dict(a.split("=", 1) for a in cmds["backup"][1:cmds["backup"].index("xen-create-image")])
-    assert "--role=xenpair-external-ip,base,monitoring" in cmds["hosting"]
-    assert "--role=base,monitoring,backup-jail" in cmds["backup"]
+    assert "--role=xenpair-external-ip,base,monitoring,xenpair-identity" in cmds["hosting"]
+    assert "--role=base,monitoring,backup-jail,xenpair-identity" in cmds["backup"]
     assert hosting_env["XENPAIR_EXTERNAL_GATEWAY"] == "203.0.113.1"
     assert "restic" in hosting_env["XENPAIR_PACKAGES"].split() and "restic" not in backup_env["XENPAIR_PACKAGES"]
     assert backup_env["XENPAIR_BACKUP_KEYS"] == KEY and backup_env["XENPAIR_BACKUP_REPO"] == "/backup/repo"
     assert hosting_env["XENPAIR_BACKUP_REPO"] == "" and "XENPAIR_BACKUP_KEYS" not in hosting_env
-    assert plan["summary"]["machines"]["backup"]["roles"] == ["base", "monitoring", "backup-jail"]
+    assert plan["summary"]["machines"]["backup"]["roles"] == ["base", "monitoring", "backup-jail", "xenpair-identity"]
 
 
-def test_no_roles_no_env_and_no_sync(tiny_site):
+def test_without_site_roles_only_xenpair_s_own_runs(tiny_site):
+    """No site roles: every machine still gets xenpair-identity (its own host keys), so the role
+    scripts are synced first and the argv carries that role and its one setting."""
     r = tiny_site.run("create", "small", "shop", "--no-external-ip", "--dry-run", "--json")
     plan = json.loads(r.stdout)["plan"]
-    assert not any("roles_sync" in s for s in plan["steps"])
+    assert "roles_sync" in plan["steps"][0]
     cmds = next(s for s in plan["steps"] if "commands" in s)["commands"]
-    assert all(c["argv"][0] == "xen-create-image" and not any("--role" in a for a in c["argv"])
-               for c in cmds.values())
+    for kind, c in cmds.items():
+        assert c["argv"][:4] == ["env", f"XENPAIR_MACHINE={kind}", "XENPAIR_HOST_KEY_TYPES=ed25519",
+                                 "xen-create-image"]
+        assert [a for a in c["argv"] if a.startswith("--role=")] == ["--role=xenpair-identity"]
 
 
 def test_human_plan_names_the_roles_and_the_sync(tiny_site):
@@ -113,8 +117,9 @@ def test_human_plan_names_the_roles_and_the_sync(tiny_site):
     r = tiny_site.run("create", "small", "shop", "--no-external-ip", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert f"1. sync the role scripts to {tiny_site.root / 'roles'} on local" in r.stdout
-    assert "roles base, monitoring, backup-jail" in r.stdout and "roles base, monitoring\n" in r.stdout
-    assert "--role=base,monitoring,backup-jail" in r.stdout
+    assert "roles base, monitoring, backup-jail, xenpair-identity" in r.stdout
+    assert "roles base, monitoring, xenpair-identity\n" in r.stdout
+    assert "--role=base,monitoring,backup-jail,xenpair-identity" in r.stdout
     r = tiny_site.run("roles", "sync", "--dry-run")
     assert r.returncode == 0 and "local: copy base, monitoring" in r.stdout and "base: missing" in r.stdout
 
@@ -128,5 +133,6 @@ def test_overwrite_and_repair_plans_carry_the_roles_too(tiny_site):
     plan = json.loads(r.stdout)["plan"]
     assert "roles_sync" in plan["steps"][0]
     cmds = next(s for s in plan["steps"] if "commands" in s)["commands"]
-    assert "--role=base,monitoring" in cmds["hosting"]["argv"] and "--force" in cmds["hosting"]["argv"]
-    assert "--role=base,monitoring,backup-jail" in cmds["backup"]["argv"]
+    assert "--role=base,monitoring,xenpair-identity" in cmds["hosting"]["argv"]
+    assert "--force" in cmds["hosting"]["argv"]
+    assert "--role=base,monitoring,backup-jail,xenpair-identity" in cmds["backup"]["argv"]

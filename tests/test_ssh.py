@@ -133,5 +133,6 @@ def test_run_log_holds_both_machines_output(ssh_site):
     assert log.startswith(str(ssh_site.root / "xenpair-logs" / "logged-"))
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600                 # root passwords are in it
     text = open(log).read()
-    assert " hosting argv   xen-create-image --hostname=logged.hosting.example.de" in text
+    assert " hosting argv   env XENPAIR_MACHINE=hosting " in text
+    assert " xen-create-image --hostname=logged.hosting.example.de" in text
     assert " backup  stdout Installation Summary" in text and " hosting stdout Installation Summary" in text

@@ -38,7 +38,8 @@ def create(
                        "its internal address with the host key its install summary printed, and write that key "
                        "to known_hosts on its dom0. Default limit: ready.timeout (300 s). Exit 1 unless both "
                        "are ready.")] = False,
-    wait_seconds: Annotated[str | None, typer.Option("--wait-seconds", hidden=True)] = None,
+    wait_seconds: Annotated[str | None, typer.Option(
+        "--wait-seconds", hidden=True, help="What --wait=SECONDS passes on (click has no optional values).")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Rebuild the existing pair NAME in place: same N, same external IP unless a new "
                             "one is given, --force. Only the hosting machine unless --rebuild-backup.")] = False,

@@ -6,7 +6,7 @@ from xenpair.adapters.registry import Pair
 from xenpair.core.site import Site
 from xenpair.errors import BadInput
 
-NO_STATE = {"host_keys": [], "started": None, "ready": None, "ready_after_s": None, "problem": None}
+NO_STATE = {"host_keys": [], "built": None, "started": None, "ready": None, "ready_after_s": None, "problem": None}
 
 
 def pair_view(pair: Pair, machines: dict[str, dict] | None = None) -> dict:
