@@ -173,3 +173,18 @@ def test_the_wizard_s_start_means_wait(tiny_site, fake_xl):
     child.send("y")
     child.expect("NOT READY", timeout=120)
     assert finish(child) == 1
+
+
+def test_ctrl_c_while_waiting_stops_at_once(tiny_site, fake_xl):
+    import signal
+    import time
+
+    site = doc_ranges(tiny_site, fake_xl)
+    assert site.run("create", "small", "cc", "--no-external-ip", "--yes", "--start").returncode == 0
+    p = site.popen("wait", "cc", "--timeout", "300")
+    time.sleep(3)
+    began = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert time.monotonic() - began < 10 and "Traceback" not in err

@@ -8,6 +8,7 @@ known_hosts are the ones checked against the summary.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -92,20 +93,27 @@ def _epoch(iso: str | None) -> float | None:
 def wait_for(site: Site, todo: dict[str, Target], timeout: float, progress: Progress) -> dict[str, Ready]:
     """Wait for every machine of TODO at once; record each outcome; write known_hosts."""
     deadline = time.monotonic() + timeout
+    stop = threading.Event()           # Ctrl-C: the waiting threads give up at their next try
     with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-        futures = {kind: pool.submit(_wait_one, site, t, deadline, timeout, progress) for kind, t in todo.items()}
-        results = {kind: f.result() for kind, f in futures.items()}
+        futures = {kind: pool.submit(_wait_one, site, t, deadline, timeout, progress, stop)
+                   for kind, t in todo.items()}
+        try:
+            results = {kind: f.result() for kind, f in futures.items()}
+        except BaseException:
+            stop.set()
+            raise
     _record(site, todo, results)
     return results
 
 
-def _wait_one(site: Site, t: Target, deadline: float, timeout: float, progress: Progress) -> Ready:
+def _wait_one(site: Site, t: Target, deadline: float, timeout: float, progress: Progress,
+              stop: threading.Event) -> Ready:
     host = site.hosts[t.kind]
     progress.waiting(t.kind, t.fqdn, host.name)
     r = Ready(t.kind, t.fqdn, t.address, host.name)
     began = time.monotonic()
     try:
-        _check(site, host, t, r, deadline, timeout)
+        _check(site, host, t, r, deadline, timeout, stop)
     finally:
         r.waited_s = round(time.monotonic() - began, 1)
         progress.ready(t.kind, r.ok, r.ready_after_s or r.waited_s, r.problem)
@@ -119,7 +127,7 @@ def _wait_one(site: Site, t: Target, deadline: float, timeout: float, progress: 
     return r
 
 
-def _check(site: Site, host, t: Target, r: Ready, deadline: float, timeout: float) -> None:
+def _check(site: Site, host, t: Target, r: Ready, deadline: float, timeout: float, stop: threading.Event) -> None:
     expected = {k["algorithm"]: k["fingerprint"] for k in t.host_keys}
     usable = [a for a in guest_ssh.PREFERENCE if a in expected]
     if not usable:
@@ -132,10 +140,15 @@ def _check(site: Site, host, t: Target, r: Ready, deadline: float, timeout: floa
     first, last = usable[0], "none yet"
     while True:
         remaining = deadline - time.monotonic()
+        if stop.is_set():
+            r.problem = f"{t.fqdn}: interrupted while waiting"
+            return
         if remaining <= 0:
+            ts = site.config.toolstack
             r.problem = (f"{t.fqdn} was not ready within {timeout:g} s: {r.attempts} SSH connection(s) to "
                          f"{t.address}:{port} from {host.name}, expecting the {first} host key "
-                         f"{expected[first]}; the last attempt: {last}")
+                         f"{expected[first]}; the last attempt: {last}. Is it running ('{ts} list {t.fqdn}' on "
+                         f"{host.name}), and what does its console say ('{ts} console {t.fqdn}')?")
             return
         r.attempts += 1
         try:
@@ -145,7 +158,7 @@ def _check(site: Site, host, t: Target, r: Ready, deadline: float, timeout: floa
             return
         except (guest_ssh.NoAnswer, OSError) as e:
             last = _why(e)
-            time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+            stop.wait(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
             continue
         if expected[first] not in got[2]:
             _mismatch(r, t, first, expected[first], _sha(got[2]))
