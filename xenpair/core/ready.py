@@ -16,7 +16,7 @@ from datetime import datetime
 
 from xenpair.adapters import guest_ssh, known_hosts
 from xenpair.adapters.registry import now, short_name
-from xenpair.core.build import KINDS, NoProgress, Progress
+from xenpair.core.build import KINDS, NoProgress, Progress, pair_rows
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.core.validate import check_name
@@ -205,11 +205,13 @@ def _why(e: BaseException) -> str:
 
 
 def _record(site: Site, todo: dict[str, Target], results: dict[str, Ready]) -> None:
+    if not results:
+        return
+    name = short_name(next(iter(todo.values())).fqdn)
     with site.registry.locked() as locked:
-        for kind, r in results.items():
-            pair = locked.find(short_name(todo[kind].fqdn))
-            row = getattr(pair, kind) if pair else None
-            if row is not None and row.name == r.fqdn:
+        for kind, row in pair_rows(locked, name, results).items():
+            r = results[kind]
+            if row.name == r.fqdn:
                 locked.note_machine(row, ready=now() if r.ok else None, ready_after_s=r.ready_after_s,
                                     problem=r.problem)
 
