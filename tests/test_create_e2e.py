@@ -248,7 +248,9 @@ def test_real_debian_root_with_all_real_hooks(real_site):
         assert (root / "etc/hostname").read_text().strip() == "web"
         assert (root / "etc/mailname").read_text().strip() == "web.hosting.example.de"
         assert "title" in (root / "boot/grub/menu.lst").read_text()              # pygrub finds a kernel
-        assert list((root / "etc/ssh").glob("ssh_host_rsa_key.pub"))
+        keys = sorted(p.name for p in (root / "etc/ssh").glob("ssh_host_*"))
+        assert keys == ["ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]       # the hook's RSA/DSA are gone
+        assert len((root / "etc/machine-id").read_text().strip()) == 32               # its own machine-id
         assert "xvda2 / ext4" in (root / "etc/fstab").read_text().replace("\t", " ").replace("  ", " ")
     with mounted(real_site.image_dir / "web.backup.example.de" / "disk.img") as root:
         assert (root / "etc/hostname").read_text().strip() == "web"
