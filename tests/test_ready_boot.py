@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -97,6 +98,12 @@ def booted(tmp_path_factory, real_rootfs, mailbox, sshd, apt_proxy, bridges, log
         from tests import sandbox
 
         sandbox.cleanup_leftovers(site.image_dir)
+        # 2-3 GB of disk images: gone even when a test failed (the consoles and logs stay for a look)
+        shutil.rmtree(site.image_dir, ignore_errors=True)
+        for copy in state.glob("*.vmlinuz"):
+            copy.unlink()
+        for copy in state.glob("*.initrd"):
+            copy.unlink()
 
 
 def test_create_start_wait_then_a_backup_over_the_internal_network(booted, login_key):

@@ -131,7 +131,7 @@ def _wait_limit(wait: bool, seconds: str | None, start: bool | None) -> float | 
         limit = float(seconds)
     except ValueError:
         limit = -1.0
-    if not 0 < limit <= MAX_WAIT_S or limit != limit:
+    if not 0 < limit <= MAX_WAIT_S:            # also NaN
         raise BadInput(f"--wait={seconds}: not a number of seconds between 1 and {MAX_WAIT_S}",
                        hint="e.g. --wait=600, or --wait for the config's ready.timeout")
     return limit
