@@ -188,3 +188,17 @@ def test_ctrl_c_while_waiting_stops_at_once(tiny_site, fake_xl):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, err
     assert time.monotonic() - began < 10 and "Traceback" not in err
+
+
+def test_start_wait_starts_then_waits(tiny_site, fake_xl):
+    site = doc_ranges(tiny_site, fake_xl)
+    assert site.run("create", "small", "sw", "--no-external-ip", "--yes", "--no-start").returncode == 0
+    r = site.run("start", "sw", "--wait=1", "--json")
+    assert r.returncode == 1, r.stderr
+    res = json.loads(r.stdout)
+    assert res["started"] == {"hosting": None, "backup": None} and res["ok"] is False
+    assert "was not ready within 1 s" in res["hosting"]["problem"]
+    assert (fake_xl[1] / "sw.hosting.example.de").exists()
+    assert "created, not ready" in site.run("list").stdout
+    r = site.run("start", "sw", "--wait=abc")
+    assert r.returncode == 2 and "--wait=abc: not a number of seconds" in r.stderr

@@ -67,7 +67,7 @@ def create(
         check_name(name)            # before anything is read: a bad name changes nothing
     if rebuild_backup and not overwrite:
         raise BadInput("--rebuild-backup goes with --overwrite", hint="add --overwrite to rebuild the pair")
-    wait_limit = _wait_limit(wait or wait_seconds is not None, wait_seconds, start)
+    wait_limit = wait_limit_of(wait or wait_seconds is not None, wait_seconds, start)
     if wait_limit is not None:
         start = True
     site = open_site(ctx.obj["config"])
@@ -118,7 +118,7 @@ def create(
 MAX_WAIT_S = 86400
 
 
-def _wait_limit(wait: bool, seconds: str | None, start: bool | None) -> float | None:
+def wait_limit_of(wait: bool, seconds: str | None, start: bool | None) -> float | None:
     """None: no waiting; 0.0: wait with the config's ready.timeout; else the limit in seconds."""
     if not wait:
         return None

@@ -51,9 +51,40 @@ def _power(ctx: typer.Context, name: str, action: str, json_out: bool) -> None:
         raise typer.Exit(1)
 
 
-def start(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:
+def start(ctx: typer.Context, name: NameArg, json_out: Json = False,
+          wait: Annotated[bool, typer.Option(
+              "--wait", help="--wait or --wait=SECONDS: then wait until both answer SSH with the host keys of their "
+                             "install summaries, as 'xenpair wait' does (default limit: ready.timeout).")] = False,
+          wait_seconds: Annotated[str | None, typer.Option(
+              "--wait-seconds", hidden=True, help="What --wait=SECONDS passes on.")] = None) -> None:
     """Start both machines of a pair with the toolstack (xl create), each on its own host."""
-    _power(ctx, name, "start", json_out)
+    from xenpair.cli.create import wait_limit_of
+
+    limit = wait_limit_of(wait or wait_seconds is not None, wait_seconds, True)
+    if limit is None:
+        _power(ctx, name, "start", json_out)
+        return
+    from xenpair.cli import progress, render
+    from xenpair.core.lifecycle import power
+    from xenpair.core.plan import apply
+    from xenpair.core.ready import plan_wait
+    from xenpair.core.site import open_site
+
+    site = open_site(ctx.obj["config"])
+    ctx.call_on_close(site.close)
+    outcome = power(site, name, "start")
+    if not json_out:
+        render.power(name, "start", outcome, json_out)
+    shown = progress.for_output(json_out)
+    plan = plan_wait(site, name, limit or None, shown, kinds=[k for k, problem in outcome.items() if problem is None])
+    with shown:
+        result = apply(plan)
+    if json_out:
+        render.wait_result({"started": outcome, **result.to_dict()}, json_out)
+    else:
+        render.wait_result(result.to_dict(), json_out)
+    if any(outcome.values()) or not result.ok:
+        raise typer.Exit(1)
 
 
 def stop(ctx: typer.Context, name: NameArg, json_out: Json = False) -> None:

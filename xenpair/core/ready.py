@@ -216,13 +216,14 @@ def _record(site: Site, todo: dict[str, Target], results: dict[str, Ready]) -> N
                                     problem=r.problem)
 
 
-def plan_wait(site: Site, name: str, timeout: float | None, progress: Progress | None = None) -> Plan:
-    """`xenpair wait NAME`: both machines (those not destroyed), from this dom0 and the backup dom0."""
+def plan_wait(site: Site, name: str, timeout: float | None, progress: Progress | None = None,
+              kinds: list[str] | None = None) -> Plan:
+    """`xenpair wait NAME`: both machines (those not destroyed; or KINDS), from this dom0 and the backup dom0."""
     check_name(name)
     if site.registry.read().find(name) is None:
         raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
     limit = timeout or site.config.ready.timeout
-    todo = targets(site, name, list(KINDS))
+    todo = targets(site, name, list(KINDS) if kinds is None else kinds)
     plan = Plan(f"wait for pair {name}", {"name": name, "timeout_s": limit,
                                           "machines": {k: asdict(t) for k, t in todo.items()}},
                 result=WaitResult(name))
