@@ -35,9 +35,11 @@ def test_command_past_the_timeout_is_stopped(sshd):
     # stand-in: a shell that sleeps plays a remote xen-create-image that hangs
     h = host(sshd)
     h.stop_grace = 1.0
-    r = h.run(["sh", "-c", "sleep 300 & sleep 301; wait"], timeout=1.5)
+    # durations nobody else uses: pgrep looks at every process on this machine (a developer's own
+    # `sleep 300` once made this test fail)
+    r = h.run(["sh", "-c", "sleep 28713 & sleep 28714; wait"], timeout=1.5)
     assert r.timed_out
-    left = subprocess.run(["pgrep", "-f", "sleep 30[01]"], capture_output=True, text=True).stdout
+    left = subprocess.run(["pgrep", "-f", "sleep 2871[34]"], capture_output=True, text=True).stdout
     assert left == "", "the remote process group must be gone"
     h.close()
 
