@@ -64,26 +64,17 @@ def start(ctx: typer.Context, name: NameArg, json_out: Json = False,
     if limit is None:
         _power(ctx, name, "start", json_out)
         return
-    from xenpair.cli import progress, render
     from xenpair.core.lifecycle import power
-    from xenpair.core.plan import apply
-    from xenpair.core.ready import plan_wait
-    from xenpair.core.site import open_site
 
-    site = open_site(ctx.obj["config"])
-    ctx.call_on_close(site.close)
+    site = _open(ctx)
     outcome = power(site, name, "start")
     if not json_out:
+        from xenpair.cli import render
+
         render.power(name, "start", outcome, json_out)
-    shown = progress.for_output(json_out)
-    plan = plan_wait(site, name, limit or None, shown, kinds=[k for k, problem in outcome.items() if problem is None])
-    with shown:
-        result = apply(plan)
-    if json_out:
-        render.wait_result({"started": outcome, **result.to_dict()}, json_out)
-    else:
-        render.wait_result(result.to_dict(), json_out)
-    if any(outcome.values()) or not result.ok:
+    ready = _wait_and_show(site, name, limit or None, json_out, kinds=[k for k, p in outcome.items() if p is None],
+                           extra={"started": outcome} if json_out else {})
+    if any(outcome.values()) or not ready:
         raise typer.Exit(1)
 
 
@@ -102,17 +93,28 @@ def wait(ctx: typer.Context, name: NameArg,
     Each machine is reached from the dom0 that runs it (the backup machine through the SSH
     connection to the backup dom0). A different key is a failure, never a warning; the verified
     keys are written to ready.known_hosts on each dom0. Exit 0 only when both are ready."""
-    from xenpair.cli import progress, render
-    from xenpair.core.plan import apply
-    from xenpair.core.ready import plan_wait
+    if not _wait_and_show(_open(ctx), name, timeout, json_out):
+        raise typer.Exit(1)
+
+
+def _open(ctx: typer.Context):
     from xenpair.core.site import open_site
 
     site = open_site(ctx.obj["config"])
     ctx.call_on_close(site.close)
+    return site
+
+
+def _wait_and_show(site, name: str, timeout: float | None, json_out: bool, kinds: list[str] | None = None,
+                   extra: dict | None = None) -> bool:
+    """`wait` and `start --wait`: wait for the pair's machines (or KINDS), show the outcome; True if all ready."""
+    from xenpair.cli import progress, render
+    from xenpair.core.plan import apply
+    from xenpair.core.ready import plan_wait
+
     shown = progress.for_output(json_out)
-    plan = plan_wait(site, name, timeout, shown)
+    plan = plan_wait(site, name, timeout, shown, kinds=kinds)
     with shown:
         result = apply(plan)
-    render.wait_result(result.to_dict(), json_out)
-    if not result.ok:
-        raise typer.Exit(1)
+    render.wait_result({**(extra or {}), **result.to_dict()}, json_out)
+    return result.ok
