@@ -143,6 +143,7 @@ def _site(root: Path, rootfs: Path, dist: str, mail_port: int) -> TestSite:
         "packages_file": str(packages),
         "log_dir": str(root / "xenpair-logs"),
         "roles_dir": str(root / "roles"),
+        "images": {"dir": str(root / "golden")},      # golden images (storage.dir is root/images)
         "mail": {"to": "root@hosting.example.de", "from": "xenpair@test.example.de", "transport": "smtp",
                  "smtp": {"host": "127.0.0.1", "port": mail_port}},
         "registry": {"hosting": str(root / "xen_hosting_ips.csv"), "backup": str(root / "xen_backup_ips.csv")},

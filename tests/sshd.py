@@ -34,8 +34,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# the backup dom0's own folders: bind mounts in sshd's own mount namespace, so what runs over SSH
+# sees FOLDER where the hosting side (this process) sees another one at the same path
+_BINDS = ('while [ "$1" != -- ]; do mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"')
+
+
 class Sshd:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, binds: dict[Path, str] | None = None):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
@@ -54,7 +59,12 @@ class Sshd:
         os.makedirs("/run/sshd", exist_ok=True)           # privilege separation dir
         subprocess.run([SSHD, "-t", "-f", str(self.config)], check=True)
         self.log = open(root / "sshd.log", "w")           # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config)], stdout=self.log,
+        argv = [SSHD, "-D", "-e", "-f", str(self.config)]
+        if binds:
+            pairs = [str(x) for src, dst in binds.items() for x in (src, dst)]
+            argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _BINDS, "sh", *pairs,
+                    "--", *argv]
+        self.proc = subprocess.Popen(argv, stdout=self.log,
                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

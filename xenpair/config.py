@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from xenpair.config_images import Images
 from xenpair.config_roles import AbsPath, Command, Roles
 from xenpair.errors import ConfigError
 from xenpair.yamlfile import compose, line_of, read_yaml, validation_problems
@@ -301,6 +302,7 @@ class Config(_Strict):
     hosting: KindConfig = KindConfig()
     backup: BackupKindConfig = BackupKindConfig()
     xen_create_image: XenCreateImage = XenCreateImage()
+    images: Images = Images()
     roles: Roles = Roles()
 
     @model_validator(mode="after")

@@ -45,16 +45,19 @@ class LocalHost:
         return self.which(command), {p: self.exists(p) for p in paths}
 
     def run(self, argv: list[str], timeout: float | None = None,
-            on_line: LineHandler | None = None, input: bytes | None = None) -> RunResult:
+            on_line: LineHandler | None = None, input=None) -> RunResult:
         """Run argv, collecting (and optionally streaming) stdout and stderr line by line.
 
-        INPUT, if given, is the child's stdin (how file contents travel: never as argv).
+        INPUT, if given, is the child's stdin (how file contents travel: never as argv): bytes, or
+        an open binary file (read by the child itself: a golden image is too big for memory).
         The child gets its own session, so a Ctrl-C on the terminal reaches xenpair only;
         xenpair then stops its children with terminate_all().
         """
+        stream = input is not None and not isinstance(input, bytes)
         start = time.monotonic()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            proc = subprocess.Popen(argv, stdin=input if stream else
+                                    subprocess.DEVNULL if input is None else subprocess.PIPE,
                                     stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, errors="replace",
                                     start_new_session=True)
@@ -79,7 +82,7 @@ class LocalHost:
 
         readers = [threading.Thread(target=pump, args=(proc.stdout, "stdout"), daemon=True),
                    threading.Thread(target=pump, args=(proc.stderr, "stderr"), daemon=True)]
-        if input is not None:
+        if input is not None and not stream:
             readers.append(threading.Thread(target=feed, daemon=True))
         for t in readers:
             t.start()

@@ -163,9 +163,9 @@ class SshHost:
         return (lines[0] or None) if lines else None, {p: v == "1" for p, v in zip(paths, lines[1:], strict=False)}
 
     def run(self, argv: list[str], timeout: float | None = None,
-            on_line: LineHandler | None = None, input: bytes | None = None) -> RunResult:
+            on_line: LineHandler | None = None, input=None) -> RunResult:
         """Run argv in its own process group; stream its lines; stop the group on timeout.
-        INPUT, if given, is the command's stdin."""
+        INPUT, if given, is the command's stdin: bytes or an open binary file."""
         r = self._exec(_WRAP + list(argv), timeout or self.settings.command_timeout, on_line, track=True,
                        input=input)
         if r.returncode == 127 and r.stderr.startswith(_NOT_FOUND_TAG):
@@ -188,12 +188,15 @@ class SshHost:
                 time.sleep(0.2)
 
     def _exec(self, argv: list[str], timeout: float | None = 60.0, on_line: LineHandler | None = None,
-              track: bool = False, input: bytes | None = None) -> RunResult:
+              track: bool = False, input=None) -> RunResult:
         start = time.monotonic()
         chan = self.client().get_transport().open_session(timeout=self.settings.connect_timeout)
         chan.exec_command(shlex.join(argv))
-        if input:
+        if isinstance(input, bytes):
             chan.sendall(input)
+        elif input is not None:           # an open file, sent in pieces (a golden image: ~1 GB)
+            while chunk := input.read(1 << 20):
+                chan.sendall(chunk)
         chan.shutdown_write()
         out: dict[str, list[str]] = {"stdout": [], "stderr": []}
         partial = {"stdout": b"", "stderr": b""}

@@ -19,6 +19,7 @@ from xenpair.cli import create as create_cmd
 from xenpair.cli import destroy as destroy_cmd
 from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
+from xenpair.cli.images import image_app
 from xenpair.cli.roles import roles_app
 from xenpair.errors import BadInput, Interrupted, XenpairError
 
@@ -95,6 +96,7 @@ app.command("start")(lifecycle.start)
 app.command("wait")(lifecycle.wait)
 app.command("stop")(lifecycle.stop)
 app.add_typer(roles_app, name="roles")
+app.add_typer(image_app, name="image")
 
 
 def exit_code(error: BaseException) -> int:

@@ -43,6 +43,10 @@ def plan(p: dict, as_json: bool, to_stderr: bool = False) -> None:
         con.print(f"  {kind} machine: kept as it is")
     for line in _machine_lines(s.get("machines", {})):
         con.print(line, markup=False)
+    for kind, image in s.get("images", {}).items():
+        con.print(f"  {kind} machine installs from {image['install']}", markup=False)
+        if image["warning"]:
+            con.print(f"  [yellow]warning:[/] {image['warning']}", highlight=False)
     for i, step in enumerate(p["steps"], 1):
         con.print(f"{i}. {step['title']}")
         for reg in step.get("registry", {}).values():

@@ -40,6 +40,7 @@ def run_checks(config_arg: str | None) -> list[Check]:
     seen: set[tuple[str, str]] = set()
     for kind in KINDS:
         checks += _dom0(site, kind, seen)
+    checks += _images(site)
     site.close()
     return checks
 
@@ -153,3 +154,50 @@ def _roles(site: Site, host) -> str:
         return (f"{d}: not there yet ({', '.join(missing)}); 'xenpair roles sync' copies them "
                 "(create does too, when a machine gets roles)")
     return f"{d}: all {len(state)} role files current"
+
+
+def _images(site: Site) -> list[Check]:
+    """Per dom0: the newest image of its dist, its age, its checksum; then: the same on both?"""
+    from xenpair.adapters import image_store
+    from xenpair.core.image_choice import REFRESH, own_install_method
+    from xenpair.core.images import list_all
+
+    img = site.config.images
+    try:
+        listed = list_all(site)
+    except XenpairError as e:
+        return [Check("images", False, str(e))]
+    kinds = KINDS if site.hosts["backup"] is not site.hosts["hosting"] else ("hosting",)
+    out, newest = [], {}
+    for kind in kinds:
+        host, dist = site.hosts[kind], site.config.xci(kind).dist
+        label = f"images on {kind} dom0 ({host.name})"
+        own = own_install_method(site, kind)
+        if own:
+            out.append(Check(label, True, f"not used: xen_create_image.extra_args set the install method ({own})"))
+            continue
+        mine = [s for s in listed[kind] if s.dist == dist]
+        if not mine:
+            out.append(Check(label, not img.required, f"no image of {dist} in {img.dir}: builds run debootstrap "
+                             f"(minutes); make one: xenpair image build {dist}", warning=True))
+            continue
+        newest[kind] = image = mine[-1]
+        try:
+            image_store.verify(host, image)
+        except XenpairError as e:
+            out.append(Check(label, False, str(e)))
+            continue
+        age = image.manifest.age_days()
+        stale = age > img.max_age_days
+        out.append(Check(label, not (stale and img.required),
+                         f"{dist} {image.version}, {age:.1f} days old, sha256 matches its manifest"
+                         + (f"; older than images.max_age_days {img.max_age_days:g}: {REFRESH}" if stale else ""),
+                         warning=stale))
+    if len(newest) == 2 and site.config.xci("hosting").dist == site.config.xci("backup").dist:
+        h, b = newest["hosting"], newest["backup"]
+        same = (h.version, h.manifest.sha256) == (b.version, b.manifest.sha256)
+        out.append(Check("images on both dom0s", same or not img.required,
+                         f"both hold {h.dist} {h.version}" if same else
+                         f"newest {h.dist}: {h.version} on the hosting dom0, {b.version} on the backup dom0; builds "
+                         f"use the newest both hold; {REFRESH} (it copies to both)", warning=not same))
+    return out

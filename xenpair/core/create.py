@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from xenpair.adapters.registry import Row, Snapshot, now, short_name
 from xenpair.config import resolve_tier
 from xenpair.core import roles as guest_roles
@@ -16,6 +18,7 @@ from xenpair.core.build import (
 )
 from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import ready_to_build
+from xenpair.core.image_choice import choose as choose_images
 from xenpair.core.lifecycle import add_start_step
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
@@ -64,10 +67,13 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     check_log_dir(site)
     for spec in specs.values():
         _check_host(site, spec)
+    images = choose_images(site, list(KINDS))
+    specs = {kind: replace(spec, install=images[kind].argv()) for kind, spec in specs.items()}
 
     plan = Plan(f"create pair {name}", {
         "name": name, "tier": tier_name, "n": n,
-        "machines": {kind: {**specs[kind].describe(), "host": hosts[kind].name} for kind in KINDS}})
+        "machines": {kind: {**specs[kind].describe(), "host": hosts[kind].name} for kind in KINDS},
+        "images": {kind: images[kind].to_dict() for kind in KINDS}})
 
     def reserve() -> None:
         with site.registry.locked() as locked:

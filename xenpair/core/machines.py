@@ -26,6 +26,8 @@ class MachineSpec:
     force: bool = False
     # the role scripts run in the guest (the external IP's, the site's) and their environment
     roles: RoleRun | None = None
+    # how the root file system gets in: a golden image's --install-method=tar/--install-source
+    install: tuple[str, ...] = ()
 
     @property
     def ips(self) -> list[IPv4Address]:
@@ -64,7 +66,7 @@ class MachineSpec:
             argv.append("--force")
         if self.roles:
             argv += self.roles.options()
-        return argv + list(x.extra_args)
+        return argv + list(self.install) + list(x.extra_args)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "fqdn": self.fqdn, "ip": str(self.ip),

@@ -18,6 +18,7 @@ from xenpair.core.build import (
 )
 from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import machine_spec, ready_to_build, refuse_building, refuse_running
+from xenpair.core.image_choice import choose as choose_images
 from xenpair.core.lifecycle import add_start_step
 from xenpair.core.plan import Plan
 from xenpair.core.ready import add_forget_keys_steps, add_wait_step
@@ -62,10 +63,13 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         doomed[kind] = ready_to_build(site, spec)
         specs[kind] = spec
     running = refuse_running(site, specs, stop)
+    images = choose_images(site, kinds)
+    specs = {kind: replace(spec, install=images[kind].argv()) for kind, spec in specs.items()}
     kept = [r for r in KINDS if r not in kinds]
     plan = Plan(f"rebuild pair {name}", {
         "name": name, "tier": tier_name, "n": pair.n, "kept": kept, "backups_lost": rebuild_backup,
         "machines": {r: {**specs[r].describe(), "host": hosts[r].name} for r in kinds},
+        "images": {kind: images[kind].to_dict() for kind in kinds},
         "deletes": {r: {"host": hosts[r].name, "fqdn": specs[r].fqdn, "paths": doomed[r]} for r in kinds}})
     shown = progress or NoProgress()
 

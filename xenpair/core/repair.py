@@ -19,6 +19,7 @@ from xenpair.core.build import (
 )
 from xenpair.core.external import add_external_ip_steps
 from xenpair.core.guests import ready_to_build, refuse_building
+from xenpair.core.image_choice import choose as choose_images
 from xenpair.core.machines import MachineSpec
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -59,11 +60,14 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
         # what is there belongs to this pair (the registry reserved it): --force rebuilds over it
         specs[kind] = replace(spec, force=bool(leftovers[kind]))
 
+    images = choose_images(site, todo)
+    specs = {kind: replace(spec, install=images[kind].argv()) for kind, spec in specs.items()}
     missing = {r: Row(r, specs[r].ip, specs[r].fqdn, pair.tier, created=now(), state="reserved")
                for r in todo if getattr(pair, r) is None}
     plan = Plan(f"repair pair {name}", {
         "name": name, "tier": pair.tier, "n": pair.n, "kept": kept,
-        "machines": {r: {**specs[r].describe(), "host": site.hosts[r].name} for r in todo}})
+        "machines": {r: {**specs[r].describe(), "host": site.hosts[r].name} for r in todo},
+        "images": {kind: images[kind].to_dict() for kind in todo}})
 
     def add_rows() -> None:
         with site.registry.locked() as locked:
