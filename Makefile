@@ -35,8 +35,18 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-$(TEST_CACHE)/bookworm-rootfs.tar: | deps
-	tests/tools/make-rootfs $@ bookworm $(MIRROR)
+# one golden image for the tests and the demo, made by `xenpair image build` itself (debootstrap,
+# about 2 minutes, once) into the test cache's own image store
+$(TEST_CACHE)/images/.bookworm-built: | deps venv
+	mkdir -p -m 0700 $(TEST_CACHE)
+	printf 'log_dir: %s/logs\nimages: {dir: %s/images}\nbackup: {host: local}\n' $(TEST_CACHE) $(TEST_CACHE) \
+	  >$(TEST_CACHE)/image-cache.yaml
+	$(VENV)/bin/xenpair --config $(TEST_CACHE)/image-cache.yaml image build bookworm --host hosting --mirror $(MIRROR)
+	touch $@
+
+# the tests unpack that image's root (newest version) as their guests' root
+$(TEST_CACHE)/bookworm-rootfs.tar: $(TEST_CACHE)/images/.bookworm-built
+	ln -f "$$(ls $(TEST_CACHE)/images/bookworm/*.tar | tail -n 1)" $@
 
 # /var/tmp is writable by every user: refuse a demo folder someone else made (or a symlink)
 demo-dir:
@@ -46,9 +56,14 @@ demo-dir:
 	  echo "$(DEMO_DIR) is not $$(id -un)'s own folder (owner, mode or symlink): refusing to use it;" \
 	       "remove it or set DEMO_DIR=" >&2; exit 2; fi
 
-# one debootstrapped root for the demo and the tests: built once in the test cache, linked here
-$(DEMO_DIR)/rootfs-bookworm.tar: $(TEST_CACHE)/bookworm-rootfs.tar | demo-dir
-	ln -f $< $@ 2>/dev/null || cp $< $@
+# the demo's own image store gets the test cache's newest image (tar and manifest; a hard link
+# where it can): the demo's create installs from it as a site's create does
+$(DEMO_DIR)/images/.bookworm-linked: $(TEST_CACHE)/images/.bookworm-built | demo-dir
+	mkdir -p -m 0700 $(DEMO_DIR)/images/bookworm
+	tar=$$(ls $(TEST_CACHE)/images/bookworm/*.tar | tail -n 1); \
+	for f in "$$tar" "$${tar%.tar}.json"; do \
+	  ln -f "$$f" $(DEMO_DIR)/images/bookworm/ 2>/dev/null || cp "$$f" $(DEMO_DIR)/images/bookworm/; done
+	touch $@
 
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench
@@ -63,7 +78,7 @@ aptcache: venv $(TEST_CACHE)/bookworm-rootfs.tar
 
 # xenpair's parsed-config cache goes with the rest of the demo, not to ~/.cache
 demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache
-demo: deps venv demo-dir $(DEMO_DIR)/rootfs-bookworm.tar
+demo: deps venv demo-dir $(DEMO_DIR)/images/.bookworm-linked
 	mkdir -p $(DEMO_DIR)/xen
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml create package1 \
 	  demo$$(date +%Y%m%d%H%M%S) --yes --no-mail

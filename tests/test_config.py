@@ -169,10 +169,12 @@ def test_demo_config_stays_in_its_folder():
     c, _ = load_config(str(REPO / "xenpair/examples/demo.yaml"))
     demo = "/var/tmp/xenpair-demo/"
     x = c.xen_create_image
-    for path in (c.registry.hosting, c.registry.backup, x.storage.dir, x.cfg_dir, c.log_dir, c.roles_dir):
+    for path in (c.registry.hosting, c.registry.backup, x.storage.dir, x.cfg_dir, c.log_dir, c.roles_dir,
+                 c.images.dir):
         assert f"{path}/".startswith(demo)
     assert c.backup.host == "local" and x.log_dir == "/var/log/xen-tools"
-    assert "--nohosts" in x.extra_args and f"--install-source={demo}rootfs-bookworm.tar" in x.extra_args
+    assert "--nohosts" in x.extra_args and f"{c.images.dir}/".startswith(demo)
+    assert not [a for a in x.extra_args if a.startswith("--install")]     # from the demo's golden image
 
 
 def test_roles_section_problems_all_at_once(tmp_path):

@@ -106,15 +106,18 @@ def test_name_prompt_messages_fit_the_terminal(tiny_site):
     subprocess.run(["true"])
 
 
-def test_demo_and_test_share_one_cached_root(tmp_path):
-    """`make demo` then `make test` debootstrapped twice; now both use the test cache's root."""
+def test_demo_and_test_share_one_image_made_by_xenpair(tmp_path):
+    """`make demo` then `make test` debootstrapped twice; now both use one golden image, made by
+    `xenpair image build` (the code users run), in the test cache's image store."""
     import subprocess
 
     args = [f"TEST_CACHE={tmp_path}/cache", f"DEMO_DIR={tmp_path}/demo", "MIRROR=http://mirror.invalid/debian"]
     for target in ("demo", "test"):
         out = subprocess.run(["make", "-n", target, *args], cwd=REPO, capture_output=True, text=True).stdout
-        builds = [line for line in out.splitlines() if "tests/tools/make-rootfs" in line]
-        assert builds == [f"tests/tools/make-rootfs {tmp_path}/cache/bookworm-rootfs.tar bookworm "
-                          "http://mirror.invalid/debian"], out
+        builds = [line for line in out.splitlines() if "image build" in line]
+        assert builds == [f".venv/bin/xenpair --config {tmp_path}/cache/image-cache.yaml image build bookworm "
+                          "--host hosting --mirror http://mirror.invalid/debian"], out
+        assert "images: {dir: %s/images}" in out
     demo = subprocess.run(["make", "-n", "demo", *args], cwd=REPO, capture_output=True, text=True).stdout
-    assert f"ln -f {tmp_path}/cache/bookworm-rootfs.tar {tmp_path}/demo/rootfs-bookworm.tar" in demo
+    assert f"ls {tmp_path}/cache/images/bookworm/*.tar | tail -n 1" in demo
+    assert f"ln -f \"$f\" {tmp_path}/demo/images/bookworm/" in demo

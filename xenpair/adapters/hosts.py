@@ -92,6 +92,9 @@ class LocalHost:
         except subprocess.TimeoutExpired:
             timed_out = True
             _stop(proc, self.stop_grace)
+        except BaseException:              # interrupted while waiting here (Ctrl-C, SIGTERM): the child too
+            _stop(proc, self.stop_grace)
+            raise
         finally:
             for t in readers:
                 t.join(timeout=5)

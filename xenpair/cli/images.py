@@ -46,9 +46,11 @@ def build(
     dry_run: DryRun = False,
     json_out: Json = False,
 ) -> None:
-    """debootstrap DIST on this dom0 with what a guest needs (kernel, openssh-server, what xen-tools'
-    hooks install), remove host keys and machine-id, and store it as a new version with a manifest
-    (packages, sha256) in images.dir; the same file is copied to the backup dom0 over SSH."""
+    """Make a new golden image of DIST and store it on both dom0s.
+
+    debootstrap on this dom0 with what a guest needs (kernel, openssh-server, what xen-tools'
+    hooks install), host keys and machine-id removed; a tar with a manifest (packages, sha256) in
+    images.dir; the same file is copied to the backup dom0 over SSH and checked there."""
     from xenpair.core.images import plan_build
 
     if mirror is not None:
@@ -66,9 +68,11 @@ def build(
 
 @image_app.command("refresh")
 def refresh(ctx: typer.Context, dist: Dist = None, dry_run: DryRun = False, json_out: Json = False) -> None:
-    """A new version of DIST's newest image with apt-get update and upgrade (security updates) run in
-    it; replaces nothing until it is complete; keeps images.keep older versions. Nothing to upgrade:
-    no new version, the image counts as current again."""
+    """Upgrade DIST's newest image into a new version (security updates).
+
+    apt-get update and upgrade run in it; nothing is replaced until the new version is complete;
+    images.keep older versions stay. Nothing to upgrade: no new version, the image counts as
+    current again."""
     from xenpair.core.images import plan_refresh
 
     site = _open(ctx)
@@ -78,7 +82,7 @@ def refresh(ctx: typer.Context, dist: Dist = None, dry_run: DryRun = False, json
 @image_app.command("list")
 def list_cmd(ctx: typer.Context, json_out: Annotated[bool, typer.Option(
         "--json", help="Print the images as JSON.")] = False) -> None:
-    """The images on each dom0: version, age, size, sha256, and whether both dom0s hold it."""
+    """List the images on each dom0: version, age, size, sha256, on both dom0s or not."""
     from xenpair.core.images import list_all, same_on_both
 
     site = _open(ctx)
