@@ -32,18 +32,22 @@ _CREATED: list[str] = []
 _BOX: list[Path] = []
 
 
-def enter() -> Path:
+def enter(own_network: bool = True) -> Path:
     """Unshare the mount namespace of this (single-threaded) process and cover the real files.
 
     Returns the sandbox directory. Children (xenpair, xen-create-image, sshd) inherit it.
+    own_network=False keeps this machine's network: only for bench/images.py, whose debootstrap
+    runs must reach the Debian mirror (the tests never do).
     """
     libc = ctypes.CDLL(None, use_errno=True)
     # A network namespace of its own, with only a loopback interface: no test, and nothing a
     # test starts (xen-create-image, a guest's apt, sshd), can reach beyond 127.0.0.0/8 even by
     # mistake.
-    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+    flags = CLONE_NEWNS | (CLONE_NEWNET if own_network else 0)
+    if libc.unshare(flags) != 0:
         raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS | CLONE_NEWNET) failed: the tests need root")
-    _loopback_up()
+    if own_network:
+        _loopback_up()
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         raise OSError(ctypes.get_errno(), "making / private failed")
     box = Path(tempfile.mkdtemp(prefix="xenpair-test-"))

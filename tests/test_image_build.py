@@ -95,6 +95,7 @@ def _source_image(site, rootfs, repo: LocalRepo, work) -> str:
     subprocess.run(["chroot", str(root), "dpkg", "-i", "/tmp/testpkg.deb"], check=True, capture_output=True)
     (root / "tmp/testpkg.deb").unlink()
     (root / "etc/apt/sources.list").write_text(repo.sources_line)
+    (root / "etc/apt/sources.list.d/xenpair.list").unlink()      # updates and security: not here
     packages = debootstrap.packages(str(root))
     assert packages["xenpair-testpkg"] == "1.0"
     tar = work / "source.tar"

@@ -12,6 +12,12 @@ util-linux-locales (95-configure-locales), ifupdown (40-setup-networking). What 
 guest is removed: SSH host keys and machine-id (each guest gets its own from xenpair-identity).
 apt's lists stay: 20-setup-apt replaces them with `apt-get update` when the mirror answers, and
 when it does not, 80-install-kernel still asks `apt-cache show` (verified on 4.9.2).
+
+The image's packages are upgraded from DIST-updates and DIST-security, so its guests need those
+sources too, or apt cannot install anything that depends on an upgraded package (seen: perl
+needs perl-base of the very same version). 20-setup-apt rewrites /etc/apt/sources.list only (and
+4.9's security line is commented out on a dom0 whose sources are deb822 files), so they live in
+/etc/apt/sources.list.d/xenpair.list, which it leaves alone.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ from xenpair.adapters.hosts import LineHandler, RunResult
 
 INCLUDE = ("openssh-server", "grub-legacy", "locales", "util-linux-locales", "ifupdown", "initramfs-tools")
 
+SOURCES_D = "/etc/apt/sources.list.d/xenpair.list"
 # $1 root, $2 build|refresh, $3 dist, $4 mirror, $5 debootstrap's --include, $6 kernel package,
-# $7 the image's sources.list (build only)
+# $7 the image's sources.list, $8 its sources.list.d/xenpair.list (build only)
 _SCRIPT = r"""set -eu
 root=$1
 if [ "$2" = build ]; then
   echo "xenpair: debootstrap $3 from $4"
   debootstrap --include="$5" "$3" "$root" "$4"     # $3 is a checked dist name: no option
   printf '%s' "$7" >"$root/etc/apt/sources.list"
+  printf '%s' "$8" >"$root/etc/apt/sources.list.d/xenpair.list"     # SOURCES_D
 fi
 mount -t proc proc "$root/proc"
 mount --rbind /dev "$root/dev"
@@ -45,7 +53,7 @@ mkdir -p "$root/boot/grub"                 # the kernel's postinst runs grub-leg
 export DEBIAN_FRONTEND=noninteractive
 apt() { chroot "$root" apt-get -q -y -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef "$@"; }
 echo "xenpair: apt-get update"
-chroot "$root" apt-get -q update
+chroot "$root" apt-get -q --error-on=any update      # a source that fails is an error, not "current"
 echo "xenpair: apt-get upgrade --with-new-pkgs"
 apt upgrade --with-new-pkgs
 echo "xenpair: the guest kernel ($6)"
@@ -67,18 +75,18 @@ def kernel_package(architecture: str) -> str:
         architecture, f"linux-image-{architecture}")
 
 
-def sources_list(dist: str, mirror: str, security: str | None) -> str:
-    lines = [f"deb {mirror} {dist} main", f"deb {mirror} {dist}-updates main"]
-    if security:
-        lines.append(f"deb {security} {dist}-security main")
-    return "\n".join(lines) + "\n"
+def sources_lists(dist: str, mirror: str, security: str | None) -> tuple[str, str]:
+    """The image's /etc/apt/sources.list and sources.list.d/xenpair.list."""
+    extra = [f"# written by xenpair image build: {dist}'s updates for guests built from this image",
+             f"deb {mirror} {dist}-updates main"] + ([f"deb {security} {dist}-security main"] if security else [])
+    return f"deb {mirror} {dist} main\n", "\n".join(extra) + "\n"
 
 
-def make_root(host, root: str, mode: str, dist: str, mirror: str, sources: str, proxy: str | None,
-              on_line: LineHandler, timeout: float) -> RunResult:
+def make_root(host, root: str, mode: str, dist: str, mirror: str, sources: tuple[str, str],
+              proxy: str | None, on_line: LineHandler, timeout: float) -> RunResult:
     """debootstrap DIST into ROOT (mode build) or upgrade the root that is there (mode refresh)."""
     argv = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _SCRIPT, "sh", root, mode,
-            dist, mirror, ",".join(INCLUDE), kernel_package(arch()), sources]
+            dist, mirror, ",".join(INCLUDE), kernel_package(arch()), *sources]
     if proxy:            # debootstrap's wget and apt both read http_proxy
         argv = ["env", f"http_proxy={proxy}", f"https_proxy={proxy}"] + argv
     return host.run(argv, timeout=timeout, on_line=on_line)

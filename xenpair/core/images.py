@@ -203,7 +203,8 @@ def plan_build(site: Site, dist: str | None, which: str = "both", mirror: str | 
     img = site.config.images
     for target in targets:                       # refuses folders others can write to, bad manifests
         image_store.list_images(target, img.dir)
-    sources = debootstrap.sources_list(dist, mirror, security)
+    sources = debootstrap.sources_lists(dist, mirror, security)
+    sources_text = f"# /etc/apt/sources.list\n{sources[0]}# {debootstrap.SOURCES_D}\n{sources[1]}"
     plan = Plan(f"build image {dist}", {"dist": dist, "mirror": mirror, "dir": img.dir,
                                         "hosts": [t.name for t in targets]})
     w = _Work(site, dist, "build")
@@ -212,14 +213,14 @@ def plan_build(site: Site, dist: str | None, which: str = "both", mirror: str | 
         r = debootstrap.make_root(site.hosts["hosting"], root, "build", dist, mirror, sources, img.apt_proxy,
                                   _logger(log, progress), site.config.build_timeout)
         _made(site, w.result, "debootstrap", r, log)
-        return f"debootstrap {mirror}", sources
+        return f"debootstrap {mirror}", sources_text
 
     def build():
         plan.result = w.run(make, targets)
 
     plan.add(f"debootstrap {dist} from {mirror} on this host in a private mount namespace, with "
              f"{', '.join(debootstrap.INCLUDE)} and a kernel; upgrade; remove host keys and machine-id",
-             {"sources_list": sources.splitlines(), "proxy": img.apt_proxy}, build)
+             {"sources_list": sources_text.splitlines(), "proxy": img.apt_proxy}, build)
     _describe_store(plan, targets, img, dist)
     return plan
 
@@ -249,7 +250,7 @@ def plan_refresh(site: Site, dist: str | None, progress=print) -> Plan:
 
     def make(work, root, log):
         debootstrap.unpack(local, source.tar, root)
-        r = debootstrap.make_root(local, root, "refresh", dist, "-", "", img.apt_proxy,
+        r = debootstrap.make_root(local, root, "refresh", dist, "-", ("", ""), img.apt_proxy,
                                   _logger(log, progress), site.config.build_timeout)
         _made(site, w.result, "apt-get upgrade", r, log)
         now = debootstrap.packages(root)
