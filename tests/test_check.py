@@ -24,15 +24,16 @@ def test_good_site_with_backup_over_ssh(ssh_site, sshd):
                         "hosting dom0 (local) known_hosts",
                         f"{backup} ssh", f"{backup} root", f"{backup} xen-create-image",
                         f"{backup} storage", f"{backup} cfg_dir", f"{backup} roles", f"{backup} toolstack",
-                        f"{backup} known_hosts"}
+                        f"{backup} known_hosts", "hosting dom0 (local) images", f"{backup} images"}
     # the default ready.known_hosts is a file OpenSSH reads: no warning
     assert got["hosting dom0 (local) known_hosts"]["detail"].startswith("/etc/ssh/ssh_known_hosts2: OpenSSH reads")
     assert not got[f"{backup} known_hosts"]["warning"]
     assert got[f"{backup} xen-create-image"]["detail"] == "xen-create-image release 4.9.2"
     assert got[f"{backup} ssh"]["detail"].startswith("logged in; host key ssh-ed25519 SHA256:")
     assert got["registry"]["detail"].startswith("3 pairs")
+    assert got[f"{backup} images"]["detail"].startswith("not used: xen_create_image.extra_args set the install")
     text = ssh_site.run("check")
-    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "19 ok, 2 warning(s), 0 failed"
+    assert text.returncode == 0 and text.stdout.splitlines()[-1] == "21 ok, 2 warning(s), 0 failed"
 
 
 def test_broken_site(tiny_site, sshd, tmp_path):

@@ -87,7 +87,7 @@ def test_a_stale_image_is_used_with_a_warning_or_refused_when_required(image_sit
     assert f"warning: image {DIST} {old.version} is 9.0 days old (images.max_age_days 7): refresh it: " \
            "xenpair image refresh" in " ".join(r.stdout.split())
     check = image_site.run("check")
-    assert f"warn  images on hosting dom0 (local): {DIST} {old.version}, 9.0 days old" in check.stdout
+    assert f"warn  hosting dom0 (local) images: {DIST} {old.version}, 9.0 days old" in check.stdout
 
     image_site.config["images"]["required"] = True
     image_site.write_config()
@@ -188,3 +188,21 @@ def test_image_commands_check_their_arguments(image_site):
     assert "debootstrap xenpairtiny from http://127.0.0.1:9/debian on this host in a private mount " \
            "namespace" in " ".join(plan.stdout.split())
     assert not (image_site.golden / DIST).exists()
+
+
+def test_overwrite_and_repair_install_from_the_image_too(image_site, tiny_rootfs):
+    m = publish(image_site.golden, tiny_rootfs, DIST)
+    source = f"--install-source={image_site.golden}/{DIST}/{m.version}.tar"
+    assert image_site.run("create", "small", "shop", "--yes", "--no-mail").returncode == 0
+    r = image_site.run("create", "small", "shop", "--overwrite", "--yes", "--dry-run", "--json")
+    plan = json.loads(r.stdout)["plan"]
+    assert list(plan["summary"]["images"]) == ["hosting"] and source in _argv(plan, "hosting")
+
+    with open(image_site.hosting_csv, "a") as f:          # a pair a killed run left half made
+        f.write("192.168.20.5;odd.hosting.example.de;small;;d;creating\n")
+    r = image_site.run("repair", "odd", "--dry-run", "--json")
+    plan = json.loads(r.stdout)["plan"]
+    assert sorted(plan["summary"]["images"]) == ["backup", "hosting"]
+    assert all(source in _argv(plan, kind) for kind in ("hosting", "backup"))
+    r = image_site.run("repair", "odd")
+    assert r.returncode == 0, r.stderr

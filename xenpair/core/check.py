@@ -171,7 +171,7 @@ def _images(site: Site) -> list[Check]:
     out, newest = [], {}
     for kind in kinds:
         host, dist = site.hosts[kind], site.config.xci(kind).dist
-        label = f"images on {kind} dom0 ({host.name})"
+        label = f"{kind} dom0 ({host.name}) images"
         own = own_install_method(site, kind)
         if own:
             out.append(Check(label, True, f"not used: xen_create_image.extra_args set the install method ({own})"))
