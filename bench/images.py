@@ -3,13 +3,14 @@
 (debootstrap from the mirror), in one run; and what `image build` and `image refresh` take.
 
 Order: image build (debootstrap here, tar, copy to the backup dom0 over SSH), then pairs
-interleaved: from the image, with debootstrap, from the image again; then image refresh. The
+interleaved: from the image, with debootstrap, ... (--rounds of each), from the image once
+more; then image refresh. Medians compared. The
 backup dom0 is a real sshd on 127.0.0.1 whose mount namespace gives it its own images.dir (as a
 second machine would have). Runs as root in a private mount namespace like the tests, but on this
 machine's network: debootstrap and the guests' apt fetch from the Debian mirror (that is what is
 measured), nothing else leaves the machine. Goal (issue 12): image pair at least 6x faster.
 
-Usage: python bench/images.py [--mirror URL]
+Usage: python bench/images.py [--mirror URL] [--rounds N]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +66,7 @@ def xenpair(cfg: Path, *args: str) -> tuple[float, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirror", default=mirror_for("bookworm") or "http://deb.debian.org/debian")
+    ap.add_argument("--rounds", type=int, default=2, help="debootstrap pairs (image pairs: one more)")
     args = ap.parse_args()
     sandbox.enter(own_network=False)
     tmp = Path(tempfile.mkdtemp(prefix="xenpair-bench-", dir="/var/tmp"))
@@ -83,8 +86,8 @@ def main() -> None:
             out[f"  {k}"] = v
         size_mb = built["size"] / 1e6
         print(f"image build {out['image build']:.1f} s ({size_mb:.0f} MB)", file=sys.stderr, flush=True)
-        for i, (label, cfg) in enumerate([("pair from image", with_image), ("pair with debootstrap", without),
-                                          ("pair from image", with_image)]):
+        order = [("pair from image", with_image), ("pair with debootstrap", without)] * args.rounds
+        for i, (label, cfg) in enumerate(order + [("pair from image", with_image)]):
             took, _ = xenpair(cfg, "create", "bench", f"b{i}", "--yes", "--no-mail")
             out[f"{label} #{i}"] = took
             print(f"{label}: {took:.1f} s", file=sys.stderr, flush=True)
@@ -94,13 +97,15 @@ def main() -> None:
         sshd.stop()
         subprocess.run(["rm", "-rf", "--one-file-system", str(tmp)], check=False)
         sandbox.leave()
-    image = min(v for k, v in out.items() if k.startswith("pair from image"))
-    deb = out["pair with debootstrap #1"]
+    image = statistics.median(v for k, v in out.items() if k.startswith("pair from image"))
+    deb = statistics.median(v for k, v in out.items() if k.startswith("pair with debootstrap"))
     copy = next(v for k, v in out.items() if k.startswith("  store root@"))
     print(f"# {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {platform.node()}, {os.cpu_count()} cores, "
           f"mirror {args.mirror}, backup dom0 over SSH (sshd on 127.0.0.1), wall s")
     for k, v in out.items():
         print(f"{k:34s} {v:7.1f}")
+    print(f"{'pair from image, median':34s} {image:7.1f}")
+    print(f"{'pair with debootstrap, median':34s} {deb:7.1f}")
     print(f"{'debootstrap pair / image pair':34s} {deb / image:7.1f}x   (goal >= 6x)")
     print(f"{'copy to backup dom0':34s} {size_mb / copy:7.0f} MB/s, {copy:.1f} s against "
           f"{built['seconds']['debootstrap']:.1f} s for a second debootstrap there")

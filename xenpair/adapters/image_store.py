@@ -44,14 +44,20 @@ done
 _LOCKED = r"""exec 9>>"$d/.lock"
 flock -n 9 || { echo "another xenpair image build, refresh, copy or remove holds $d/.lock" >&2; exit 75; }
 """
+# OpenSSL's SHA-256 where it is there: 5x coreutils' sha256sum here (0.7 s against 3.7 s for 800 MB)
+_SHA256 = r"""sha256() {
+  if command -v openssl >/dev/null; then openssl dgst -sha256 -r <"$1"; else sha256sum <"$1"; fi | cut -d' ' -f1
+}
+"""
 _RECEIVE = r"""set -eu
 umask 077
 d=$1 dist=$2 v=$3 sum=$4 manifest=$5
-mkdir -p -- "$d/$dist"
+""" + _SHA256 + r"""mkdir -p -- "$d/$dist"
 """ + _LOCKED + r"""t=$(mktemp -- "$d/$dist/.incoming.XXXXXXXXXX")
 trap 'rm -f -- "$t" "$t.json"' EXIT
+trap 'exit 143' TERM HUP INT          # stopped (xenpair interrupted): the EXIT trap still cleans up
 cat >"$t"
-got=$(sha256sum <"$t" | cut -d' ' -f1)
+got=$(sha256 "$t")
 [ "$got" = "$sum" ] || { echo "the copy's sha256 is $got, the manifest says $sum" >&2; exit 3; }
 printf '%s\n' "$manifest" >"$t.json"
 sync -- "$t" "$t.json"
@@ -193,8 +199,8 @@ def _manifest(host, path: str, text: str, size: int) -> Manifest:
 
 def verify(host, image: Stored) -> None:
     """Raise BadInput unless the tar's sha256 is the manifest's (a damaged or replaced image)."""
-    r = host.run(["sha256sum", "--", image.tar])
-    got = r.stdout.split(" ", 1)[0] if r.returncode == 0 else None
+    r = host.run(["sh", "-c", _SHA256 + 'sha256 "$1"', "sh", image.tar])
+    got = r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else None
     if got == image.manifest.sha256:
         return
     m = image.manifest

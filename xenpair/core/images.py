@@ -185,7 +185,7 @@ def _logger(log: RunLog, progress):
     return on_line
 
 
-def _made(site: Site, result: ImageResult, step: str, r, log: RunLog) -> None:
+def _made(result: ImageResult, step: str, r, log: RunLog) -> None:
     result.seconds[step] = r.elapsed
     if r.returncode != 0 or r.timed_out:
         tail = "\n".join("  " + line for line in (r.stdout + r.stderr).splitlines()[-15:])
@@ -195,7 +195,7 @@ def _made(site: Site, result: ImageResult, step: str, r, log: RunLog) -> None:
 
 
 def plan_build(site: Site, dist: str | None, which: str = "both", mirror: str | None = None,
-               progress=print) -> Plan:
+               progress=lambda line: None) -> Plan:
     dist = _check_dist(dist or site.config.xen_create_image.dist)
     targets = _targets(site, which)
     mirror, security = _mirror(site, dist, mirror)
@@ -212,7 +212,7 @@ def plan_build(site: Site, dist: str | None, which: str = "both", mirror: str | 
     def make(work, root, log):
         r = debootstrap.make_root(site.hosts["hosting"], root, "build", dist, mirror, sources, img.apt_proxy,
                                   _logger(log, progress), site.config.build_timeout)
-        _made(site, w.result, "debootstrap", r, log)
+        _made(w.result, "debootstrap", r, log)
         return f"debootstrap {mirror}", sources_text
 
     def build():
@@ -232,7 +232,7 @@ def _describe_store(plan: Plan, targets: list, img, dist: str) -> None:
                              f"{img.keep} older version{'s' if img.keep != 1 else ''}")
 
 
-def plan_refresh(site: Site, dist: str | None, progress=print) -> Plan:
+def plan_refresh(site: Site, dist: str | None, progress=lambda line: None) -> Plan:
     dist = _check_dist(dist or site.config.xen_create_image.dist)
     img = site.config.images
     local = site.hosts["hosting"]
@@ -252,7 +252,7 @@ def plan_refresh(site: Site, dist: str | None, progress=print) -> Plan:
         debootstrap.unpack(local, source.tar, root)
         r = debootstrap.make_root(local, root, "refresh", dist, "-", ("", ""), img.apt_proxy,
                                   _logger(log, progress), site.config.build_timeout)
-        _made(site, w.result, "apt-get upgrade", r, log)
+        _made(w.result, "apt-get upgrade", r, log)
         now = debootstrap.packages(root)
         before = source.manifest.packages
         w.result.changed = {p: [before.get(p), now.get(p)] for p in sorted(set(before) | set(now))
