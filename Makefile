@@ -90,6 +90,7 @@ bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
 	$(VENV)/bin/python bench/roles.py --rootfs $(TEST_CACHE)/bookworm-rootfs.tar --apt $(TEST_CACHE)/apt
 	$(VENV)/bin/python bench/registry.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/ready.py
+	$(VENV)/bin/python bench/images.py --mirror $(MIRROR)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
