@@ -116,14 +116,18 @@ def _member(tar, name: str) -> str:
         return t.extractfile(name).read().decode()
 
 
-def test_refresh_upgrades_a_package_and_copies_to_the_backup_dom0(real_site, real_rootfs, backup_store, tmp_path):
+def test_refresh_upgrades_a_package_and_copies_to_the_backup_dom0(real_site, real_rootfs, tiny_rootfs, backup_store,
+                                                                  tmp_path):
     sshd, backup_golden = backup_store
     x = real_site.config["xen_create_image"]
     x["extra_args"] = [a for a in x["extra_args"] if not a.startswith("--install-")]
     site = use_ssh_backup(real_site, sshd)
     golden = site.root / "golden"
+    site.config["images"]["keep"] = 1
+    site.write_config()
     repo = LocalRepo(tmp_path / "repo")
     try:
+        oldest = publish(golden, tiny_rootfs, "bookworm", days_old=20).version    # pruned: images.keep 1
         old = _source_image(site, real_rootfs, repo, tmp_path)
         repo.publish("2.0")
 
@@ -137,6 +141,8 @@ def test_refresh_upgrades_a_package_and_copies_to_the_backup_dom0(real_site, rea
         assert new > old and res["source"] == f"refresh of {old}"
         assert res["changed"] == {"xenpair-testpkg": ["1.0", "2.0"]}
         assert set(res["stored"]) == {"local", f"root@127.0.0.1:{sshd.port}"}
+        assert res["removed"] == {"local": [oldest], f"root@127.0.0.1:{sshd.port}": []}
+        assert not (golden / "bookworm" / f"{oldest}.tar").exists()
 
         tar = golden / "bookworm" / f"{new}.tar"
         assert _member(tar, "./usr/share/xenpair-testpkg/version") == "2.0\n"

@@ -7,6 +7,7 @@ dom0s hold identical images, and one debootstrap is paid instead of two.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -165,14 +166,21 @@ class _Work:
             r.stored[target.name] = f"{self.dir}/{self.dist}/{version}.tar"
             r.seconds[f"store {target.name}"] = time.monotonic() - t
         for target in targets:
-            r.removed[target.name] = _prune(target, self.dir, self.dist, self.site.config.images.keep)
+            r.removed[target.name] = _prune(target, target is host, self.dir, self.dist,
+                                            self.site.config.images.keep)
 
 
-def _prune(host, directory: str, dist: str, keep: int) -> list[str]:
-    """Remove all but the newest and KEEP older versions of DIST."""
+def _prune(host, locked: bool, directory: str, dist: str, keep: int) -> list[str]:
+    """Remove all but the newest and KEEP older versions of DIST. LOCKED: this process holds that
+    store's lock already (this host), so it removes them itself; elsewhere the remove script locks."""
     versions = [s.version for s in image_store.list_images(host, directory) if s.dist == dist]
     old = versions[: max(0, len(versions) - 1 - keep)]
-    if old:
+    if old and locked:
+        for v in old:
+            for suffix in (".json", ".tar"):       # the manifest first: then no reader takes the tar
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, dist, v + suffix))
+    elif old:
         image_store.remove(host, directory, [(dist, v) for v in old])
     return old
 
