@@ -206,3 +206,43 @@ def test_overwrite_and_repair_install_from_the_image_too(image_site, tiny_rootfs
     assert all(source in _argv(plan, kind) for kind in ("hosting", "backup"))
     r = image_site.run("repair", "odd")
     assert r.returncode == 0, r.stderr
+
+
+def test_an_image_on_one_dom0_only_is_not_used_until_both_hold_it(image_site, tiny_rootfs, tmp_path):
+    """The backup dom0 (the real sshd, in a mount namespace that gives it its own images.dir)."""
+    from tests.conftest import use_ssh_backup
+    from tests.sshd import Sshd
+    from xenpair.adapters.ssh import SshHost
+    from xenpair.config import SshSettings, SshTarget
+
+    own = tmp_path / "backup-golden"
+    own.mkdir(mode=0o700)
+    image_site.golden.mkdir(mode=0o700)
+    server = Sshd(tmp_path / "sshd-own", binds={own: str(image_site.golden)})
+    try:
+        use_ssh_backup(image_site, server)
+        backup = f"root@127.0.0.1:{server.port}"
+        m = publish(image_site.golden, tiny_rootfs, DIST)
+        plan = _plan(image_site)
+        for kind in ("hosting", "backup"):
+            image = plan["summary"]["images"][kind]
+            assert image["image"] is None
+            assert f"no image of {DIST} that both local and {backup} hold (local: {m.version}; {backup}: none)" \
+                in image["install"]
+        rows = json.loads(image_site.run("image", "list", "--json").stdout)
+        assert [(r["host"], r["on_both"]) for r in rows] == [("local", False)]
+        check = image_site.run("check").stdout
+        assert f"backup dom0 ({backup}) images: no image of {DIST}" in check
+
+        ssh = SshHost(SshTarget("root", "127.0.0.1", server.port),
+                      SshSettings(key_file=str(server.client_key), known_hosts=str(server.known_hosts)))
+        try:
+            publish(image_site.golden, tiny_rootfs, DIST, version=m.version, host=ssh)   # the same image there
+        finally:
+            ssh.close()
+        assert (own / DIST / f"{m.version}.tar").is_file()
+        plan = _plan(image_site)
+        assert all(plan["summary"]["images"][k]["image"]["version"] == m.version for k in ("hosting", "backup"))
+        assert f"ok    images on both dom0s: both hold {DIST} {m.version}" in image_site.run("check").stdout
+    finally:
+        server.stop()

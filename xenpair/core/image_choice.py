@@ -65,7 +65,12 @@ def choose(site: Site, kinds: list[str]) -> dict[str, Choice]:
         newest = max(common, default=None)
         where = " and ".join(dict.fromkeys(site.hosts[k].name for k in peers))
         if newest is None:
+            hosts = {site.hosts[k].name: held(k) for k in peers}
             what = f"no image of {dist} in {img.dir} on {where}"
+            if any(hosts.values()):             # one dom0 has images, the other not the same one
+                what = (f"no image of {dist} that both {where} hold ("
+                        + "; ".join(f"{h}: {', '.join(s.version for s in v) or 'none'}" for h, v in hosts.items())
+                        + ")")
             if img.required:
                 raise BadInput(f"{what} (images.required is true)",
                                hint=f"make one: xenpair image build {dist} (it goes to both dom0s)")
