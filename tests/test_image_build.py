@@ -44,10 +44,14 @@ def _leftovers(golden):
 
 
 def test_a_build_interrupted_by_sigterm_leaves_nothing(tiny_site):
+    """debootstrap asks for the mirror through images.apt_proxy, which never answers: SIGTERM then.
+    (Without the proxy, mirror.invalid would fail at once: this namespace has no DNS.)"""
     golden = tiny_site.root / "golden"
     mirror = SilentMirror()
+    tiny_site.config["images"]["apt_proxy"] = mirror.url.removesuffix("/debian")
+    tiny_site.write_config()
     try:
-        proc = tiny_site.popen("image", "build", "bookworm", "--mirror", mirror.url)
+        proc = tiny_site.popen("image", "build", "bookworm", "--mirror", "http://mirror.invalid/debian")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not mirror.conns:     # debootstrap is asking the mirror
             time.sleep(0.1)

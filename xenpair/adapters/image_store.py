@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from xenpair.errors import BadInput, Failed
 
@@ -79,8 +79,8 @@ class Manifest(BaseModel):
     format: Literal[1] = 1
     dist: str = Field(pattern=r"^[a-z][a-z0-9.-]{0,31}$")
     version: str = Field(pattern=r"^[0-9]{8}T[0-9]{6}Z$")
-    created: datetime                       # when the tar was made (UTC)
-    checked: datetime | None = None         # a later refresh found nothing to upgrade
+    created: AwareDatetime                  # when the tar was made (UTC)
+    checked: AwareDatetime | None = None    # a later refresh found nothing to upgrade
     source: str = Field(max_length=500)     # "debootstrap MIRROR" or "refresh of VERSION"
     arch: str = Field(pattern=r"^[a-z0-9]+$")
     size: int = Field(ge=0)
