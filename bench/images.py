@@ -65,9 +65,11 @@ def xenpair(cfg: Path, *args: str) -> tuple[float, str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mirror", default=mirror_for("bookworm") or "http://deb.debian.org/debian")
+    ap.add_argument("--mirror", default=mirror_for("bookworm"), help="default: the one this machine's apt uses")
     ap.add_argument("--rounds", type=int, default=2, help="debootstrap pairs (image pairs: one more)")
     args = ap.parse_args()
+    if not args.mirror:
+        sys.exit("no 'deb' source for bookworm main in /etc/apt/sources.list*: give --mirror URL")
     sandbox.enter(own_network=False)
     tmp = Path(tempfile.mkdtemp(prefix="xenpair-bench-", dir="/var/tmp"))
     golden, backup_golden = tmp / "golden", tmp / "backup-golden"
