@@ -61,6 +61,8 @@ def guest(tmp_path_factory, real_rootfs, apt_proxy, backup_key):
         yield root, cfg, log, run_roles
     finally:
         guestroot.release(root)
+        # 1.2 GB: pytest keeps its last three temp folders (roles.log stays for a look afterwards)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False)
 
 
 def test_packages_of_all_three_roles_are_installed(guest):
