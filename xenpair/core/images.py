@@ -227,17 +227,16 @@ def plan_build(site: Site, dist: str | None, which: str = "both", mirror: str | 
         plan.result = w.run(make, targets)
 
     plan.add(f"debootstrap {dist} from {mirror} on this host in a private mount namespace, with "
-             f"{', '.join(debootstrap.INCLUDE)} and a kernel; upgrade; remove host keys and machine-id",
+             f"{', '.join(debootstrap.INCLUDE)} and a kernel; upgrade; remove host keys and machine-id"
+             + _stored_text(targets, img, dist),
              {"sources_list": sources_text.splitlines(), "proxy": img.apt_proxy}, build)
-    _describe_store(plan, targets, img, dist)
     return plan
 
 
-def _describe_store(plan: Plan, targets: list, img, dist: str) -> None:
+def _stored_text(targets: list, img, dist: str) -> str:
     where = ", ".join(f"{t.name}:{img.dir}/{dist}/" for t in targets)
-    plan.steps[-1].title += (f"; tar it with a manifest (packages, sha256) into {where} "
-                             f"(to another dom0 over SSH, checked by sha256 there); keep the newest and "
-                             f"{img.keep} older version{'s' if img.keep != 1 else ''}")
+    return (f"; tar it with a manifest (packages, sha256) into {where} (to another dom0 over SSH, checked "
+            f"by sha256 there); keep the newest and {img.keep} older version{'s' if img.keep != 1 else ''}")
 
 
 def plan_refresh(site: Site, dist: str | None, progress=lambda line: None) -> Plan:
@@ -276,9 +275,8 @@ def plan_refresh(site: Site, dist: str | None, progress=lambda line: None) -> Pl
 
     plan.add(f"unpack {dist} {source.version} ({source.manifest.age_days():.1f} days old) and run apt-get update "
              "and upgrade --with-new-pkgs in it, in a private mount namespace; nothing to upgrade: no new "
-             "version", {"sources_list": source.manifest.sources_list.splitlines(), "proxy": img.apt_proxy},
-             refresh)
-    _describe_store(plan, targets, img, dist)
+             "version" + _stored_text(targets, img, dist),
+             {"sources_list": source.manifest.sources_list.splitlines(), "proxy": img.apt_proxy}, refresh)
     return plan
 
 
