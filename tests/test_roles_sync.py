@@ -59,7 +59,7 @@ def test_roles_sync_command_and_check(tiny_site):
     assert "base added" in r.stdout and "backup-jail added" in r.stdout
     r = tiny_site.run("roles", "sync")
     assert r.stdout.strip() == f"local: {d}: all current"
-    assert "all 7 role files current" in tiny_site.run("check").stdout
+    assert "all 8 role files current" in tiny_site.run("check").stdout
 
     (d / "monitoring").write_text("#!/bin/sh\n")
     os.chmod(d / "backup-jail", 0o644)

@@ -49,6 +49,10 @@ def create(
         "--stop", help="With --overwrite: shut down a running guest first instead of refusing.")] = False,
     no_mail: Annotated[bool, typer.Option(
         "--no-mail", help="Do not mail the install summaries (mail: in the config).")] = False,
+    ssh_key: Annotated[list[str] | None, typer.Option(
+        "--ssh-key", metavar="FILE", help="Public key file(s) (*.pub, one key a line) for root's authorized_keys "
+                                          "on the hosting machine; repeatable. Plain keys only: ed25519, ecdsa, "
+                                          "RSA of 3072+ bits; no options or commands.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the plan (argv of both xen-create-image runs, registry rows, what a rebuild "
                           "deletes) and change nothing.")] = False,
@@ -67,6 +71,7 @@ def create(
         check_name(name)            # before anything is read: a bad name changes nothing
     if rebuild_backup and not overwrite:
         raise BadInput("--rebuild-backup goes with --overwrite", hint="add --overwrite to rebuild the pair")
+    keys = _read_keys(ssh_key or [])
     wait_limit = wait_limit_of(wait or wait_seconds is not None, wait_seconds, start)
     if wait_limit is not None:
         start = True
@@ -87,9 +92,9 @@ def create(
     def make_plan():
         if overwrite:
             return plan_rebuild(site, package, name, external_ip, shown, rebuild_backup, stop, bool(start),
-                                mail=not no_mail, wait=wait_limit)
+                                mail=not no_mail, wait=wait_limit, authorized_keys=keys)
         return plan_create(site, package, name, external_ip, shown, start=bool(start), mail=not no_mail,
-                           wait=wait_limit)
+                           wait=wait_limit, authorized_keys=keys)
 
     plan = make_plan()
     if dry_run:
@@ -116,6 +121,22 @@ def create(
 
 
 MAX_WAIT_S = 86400
+
+
+def _read_keys(paths: list[str]) -> tuple[str, ...]:
+    """The keys of the --ssh-key files, checked (before anything is read of the site)."""
+    from xenpair.core.validate import check_ssh_keys
+
+    keys: list[str] = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read(65536)
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInput(f"--ssh-key {path}: cannot read it ({getattr(e, 'strerror', None) or e})",
+                           hint="give the path of a public key file, e.g. ~/.ssh/id_ed25519.pub") from None
+        keys += [k for k in check_ssh_keys(text, path) if k not in keys]
+    return tuple(keys)
 
 
 def wait_limit_of(wait: bool, seconds: str | None, start: bool | None) -> float | None:

@@ -35,7 +35,8 @@ class Stale(XenpairError):
 
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
                 progress: Progress | None = None, start: bool = False, mail: bool = True,
-                wait: float | None = None) -> Plan:
+                wait: float | None = None, authorized_keys: tuple[str, ...] = ()) -> Plan:
+    """AUTHORIZED_KEYS: public keys already checked (validate.check_ssh_keys) for the hosting root."""
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments
@@ -59,7 +60,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
         prefix=getattr(cfg, kind).prefix, bridge=getattr(cfg, kind).bridge,
         gateway=getattr(cfg, kind).gateway, size=getattr(tier, kind), xci=cfg.xci(kind),
         external_ip=ext if kind == "hosting" else None,
-        roles=guest_roles.for_machine(site.config, kind, bool(ext) and kind == "hosting")) for kind in KINDS}
+        roles=guest_roles.for_machine(site.config, kind, bool(ext) and kind == "hosting", authorized_keys))
+        for kind in KINDS}
     rows = {kind: Row(kind, specs[kind].ip, specs[kind].fqdn, tier_name,
                       external_ip=str(ext) if (ext and kind == "hosting") else "",
                       created=now(), state="reserved") for kind in KINDS}

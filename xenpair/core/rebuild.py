@@ -30,7 +30,7 @@ from xenpair.errors import AlreadyExists, BadInput
 
 def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, progress: Progress | None = None,
                  rebuild_backup: bool = False, stop: bool = False, start: bool = False, mail: bool = True,
-                 wait: float | None = None) -> Plan:
+                 wait: float | None = None, authorized_keys: tuple[str, ...] = ()) -> Plan:
     """The backup machine holds the customer's backups: it is rebuilt only with REBUILD_BACKUP."""
     cfg, hosts = site.config, site.hosts
     check_name(name)
@@ -58,7 +58,8 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
     for kind in kinds:
         spec = replace(machine_spec(site, pair, kind), size=getattr(tier, kind), force=True,
                        external_ip=IPv4Address(ext) if kind == "hosting" and ext else None,
-                       roles=guest_roles.for_machine(site.config, kind, kind == "hosting" and bool(ext)))
+                       roles=guest_roles.for_machine(site.config, kind, kind == "hosting" and bool(ext),
+                                                     authorized_keys))
         refuse_building(site, spec)
         doomed[kind] = ready_to_build(site, spec)
         specs[kind] = spec

@@ -21,9 +21,11 @@ EXTERNAL_IP_ROLE = "xenpair-external-ip"
 # every machine, last: its own SSH host keys (all types) and machine-id, whatever the install
 # method copied; the install summary then lists exactly these keys (`xenpair wait` checks them)
 IDENTITY_ROLE = "xenpair-identity"
+# hosting machines whose customer gave SSH public keys: root's authorized_keys
+AUTHORIZED_KEYS_ROLE = "xenpair-authorized-keys"
 # every file xenpair keeps in roles_dir: the role scripts and what they use
-SHIPPED = ("base", "monitoring", "backup-jail", EXTERNAL_IP_ROLE, IDENTITY_ROLE, "xenpair-lib.sh",
-           "check_backup_age")
+SHIPPED = ("base", "monitoring", "backup-jail", EXTERNAL_IP_ROLE, AUTHORIZED_KEYS_ROLE, IDENTITY_ROLE,
+           "xenpair-lib.sh", "check_backup_age")
 
 
 @dataclass(frozen=True)
@@ -39,11 +41,16 @@ class RoleRun:
         return [f"--roledir={self.roledir}", f"--role={','.join(self.names)}"]
 
 
-def for_machine(cfg: Config, kind: str, external_ip: bool) -> RoleRun:
-    """The roles one machine gets (kind: hosting|backup): the site's, and xenpair's own."""
+def for_machine(cfg: Config, kind: str, external_ip: bool, authorized_keys: tuple[str, ...] = ()) -> RoleRun:
+    """The roles one machine gets (kind: hosting|backup): the site's, and xenpair's own.
+    AUTHORIZED_KEYS (checked public keys) go to a hosting machine's root."""
     r = cfg.roles
-    names = ([EXTERNAL_IP_ROLE] if external_ip else []) + list(getattr(r, kind)) + [IDENTITY_ROLE]
+    keys = authorized_keys if kind == "hosting" else ()
+    names = ([EXTERNAL_IP_ROLE] if external_ip else []) + list(getattr(r, kind)) \
+        + ([AUTHORIZED_KEYS_ROLE] if keys else []) + [IDENTITY_ROLE]
     env: dict[str, str] = {"XENPAIR_MACHINE": kind, "XENPAIR_HOST_KEY_TYPES": " ".join(cfg.ready.host_key_types)}
+    if keys:
+        env["XENPAIR_AUTHORIZED_KEYS"] = "\n".join(keys)
     if external_ip:
         env["XENPAIR_EXTERNAL_NETMASK"] = str(cfg.external.netmask)
         env["XENPAIR_EXTERNAL_GATEWAY"] = str(cfg.external.gateway or "")

@@ -1,4 +1,5 @@
-"""Validation of what people type: machine names and external IPs."""
+"""Validation of what people type: machine names, external IPs, SSH public keys (the CLI and
+the web pages use these same functions)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from xenpair.config import Config
 from xenpair.errors import BadInput
 from xenpair.names import NAME_RULE, name_problem
 
-__all__ = ["NAME_RULE", "name_problem", "check_name", "check_external_ip", "external_ip_problem"]
+__all__ = ["NAME_RULE", "name_problem", "check_name", "check_external_ip", "external_ip_problem",
+           "ssh_key_problem", "check_ssh_keys"]
 
 def check_name(name: str) -> str:
     problem = name_problem(name)
@@ -48,3 +50,62 @@ def check_external_ip(text: str, config: Config, used_by: dict[IPv4Address, str]
         raise BadInput(f"invalid external IP: {problem}",
                        hint="give a public IPv4 address routed to this dom0, or leave it out")
     return IPv4Address(text)
+
+
+# what a customer's key may be: OpenSSH's current types, at a length worth trusting
+KEY_TYPES = {"ssh-ed25519": 256, "ssh-rsa": 3072, "ecdsa-sha2-nistp256": 256, "ecdsa-sha2-nistp384": 384,
+             "ecdsa-sha2-nistp521": 521, "sk-ssh-ed25519@openssh.com": 256,
+             "sk-ecdsa-sha2-nistp256@openssh.com": 256}
+MIN_RSA_BITS = 3072
+
+
+def ssh_key_problem(line: str) -> str | None:
+    """Why LINE is not one plain SSH public key ('TYPE BASE64 [comment]': no options, no command)
+    to put into a root authorized_keys, or None."""
+    import base64
+    import binascii
+
+    if any(c in line for c in "\n\r\0"):
+        return "a key is one line"
+    parts = line.strip().split(None, 2)
+    if len(parts) < 2:
+        return "not 'TYPE BASE64 [comment]'"
+    kind, blob = parts[0], parts[1]
+    if kind not in KEY_TYPES:
+        return (f"{kind[:40]!r} is not a key type (options such as from=, command= are not allowed; types: "
+                f"{', '.join(KEY_TYPES)})")
+    if len(parts) == 3 and any(c in parts[2] for c in "\"'`$\\;"):
+        return "the comment has quotes or shell characters"
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return "the key is not base64"
+    if kind.startswith("sk-"):          # security keys: paramiko cannot load them; the blob names its type
+        named = raw[4:4 + int.from_bytes(raw[:4], "big")]
+        return None if named == kind.encode() else f"the key data is not a {kind} key"
+    from paramiko import PKey
+
+    try:
+        key = PKey.from_type_string(kind, raw)
+    except Exception:                   # paramiko raises several kinds on data that is not a key
+        return f"the key data is not a valid {kind} key"
+    if kind == "ssh-rsa" and key.get_bits() < MIN_RSA_BITS:
+        return f"an RSA key of {key.get_bits()} bits is too short (at least {MIN_RSA_BITS})"
+    return None
+
+
+def check_ssh_keys(text: str, where: str) -> list[str]:
+    """The keys of TEXT (one per line; blank lines and # comments skipped), each checked."""
+    keys = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        problem = ssh_key_problem(line)
+        if problem:
+            raise BadInput(f"invalid SSH public key: {problem}", where=f"{where}:{n}",
+                           hint="give plain public keys as `ssh-keygen` writes them (*.pub): ed25519, ecdsa, or "
+                                f"RSA of {MIN_RSA_BITS}+ bits; no options or commands")
+        keys.append(" ".join(line.split()))
+    if not keys:
+        raise BadInput(f"no SSH public key in {where}", hint="give a *.pub file of ssh-keygen")
+    return keys
