@@ -30,7 +30,7 @@ deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]' --config-settings editable_mode=compat  # no import hook: faster start-up
+	$(VENV)/bin/pip install -q -e '.[test,web]' --config-settings editable_mode=compat  # no import hook: faster start-up
 	touch $@
 
 venv: $(VENV)/.installed

@@ -23,6 +23,7 @@ from pydantic import (
 
 from xenpair.config_images import Images
 from xenpair.config_roles import AbsPath, Command, Roles
+from xenpair.config_web import Web
 from xenpair.errors import ConfigError
 from xenpair.yamlfile import compose, line_of, read_yaml, validation_problems
 
@@ -304,6 +305,7 @@ class Config(_Strict):
     xen_create_image: XenCreateImage = XenCreateImage()
     images: Images = Images()
     roles: Roles = Roles()
+    web: Web = Web()
 
     @model_validator(mode="after")
     def _apart(self) -> "Config":

@@ -21,6 +21,7 @@ from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
 from xenpair.cli.images import image_app
 from xenpair.cli.roles import roles_app
+from xenpair.cli.web import web_app
 from xenpair.errors import BadInput, Interrupted, XenpairError
 
 # xenpair uses no pydantic plugins; without this, defining the first model scans every installed
@@ -97,6 +98,7 @@ app.command("wait")(lifecycle.wait)
 app.command("stop")(lifecycle.stop)
 app.add_typer(roles_app, name="roles")
 app.add_typer(image_app, name="image")
+app.add_typer(web_app, name="web")
 
 
 def exit_code(error: BaseException) -> int:

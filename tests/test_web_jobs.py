@@ -1,0 +1,113 @@
+"""The self-service job queue: `xenpair web worker` runs approved orders with the core's plan/apply.
+
+Real processes: `xenpair web migrate` and `xenpair web worker` through the CLI, a real SQLite
+database, real xen-create-image builds (tiny rootfs). This test process reads the same database
+through Django's ORM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import yaml
+
+django = pytest.importorskip("django", reason="the web extra is installed by make test")
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """(web config section, models): one database for the module, migrated by `xenpair web migrate`."""
+    d = tmp_path_factory.mktemp("web")
+    section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5}
+    cfg = d / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"web": section}))
+    from tests.conftest import XENPAIR
+
+    r = subprocess.run(XENPAIR + ["--config", str(cfg), "web", "migrate"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert oct((d / "secret_key").stat().st_mode & 0o777) == "0o600"
+    os.environ["XENPAIR_CONFIG"] = str(cfg)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "xenpair.web.settings"
+    django.setup()
+    from xenpair.web import models
+
+    yield section, models
+    os.environ.pop("XENPAIR_CONFIG", None)
+
+
+@pytest.fixture
+def site(tiny_site, web):
+    tiny_site.config["web"] = web[0]
+    tiny_site.write_config()
+    web[1].Job.objects.all().delete()
+    return tiny_site
+
+
+def test_a_create_job_builds_the_pair_with_the_core(site, web, tmp_path):
+    Job = web[1].Job
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    job = Job.objects.create(action="create", name="shop", params={
+        "package": "small", "ssh_keys": key.with_suffix(".pub").read_text(), "mail": False})
+    r = site.run("web", "worker", "--once")
+    assert r.returncode == 0 and "1 job(s) run" in r.stdout, r.stderr
+    job.refresh_from_db()
+    assert job.state == "done", job.log
+    assert re.fullmatch(r"[^:]+:[0-9]+", job.worker) and job.finished        # host:pid of the worker
+    assert "[hosting] building shop.hosting.example.de on local" in job.log
+    assert "[hosting] built in" in job.log and "[backup] built in" in job.log
+    assert job.result["state"] == "created" and job.result["hosting"]["roles"] == ["xenpair-authorized-keys",
+                                                                                 "xenpair-identity"]
+    summary = job.result["hosting"]["summary"]
+    assert summary["ssh_fingerprints"] and "root_password" not in summary          # never in the web database
+    password = next(line for line in open(site.root / "xenpair-logs" / os.listdir(site.root / "xenpair-logs")[0])
+                    if "Root Password" in line).split(":")[-1].strip()
+    assert password and password not in job.log and password not in str(job.result)
+    assert "shop.hosting.example.de;small" in site.hosting_csv.read_text()
+
+
+def test_two_workers_never_run_a_job_twice(site, web):
+    Job = web[1].Job
+    # jobs this worker refuses at once: many claims in little time, the race is what is tested
+    Job.objects.bulk_create([Job(action="destroy", name=f"j{i}") for i in range(30)])
+    procs = [site.popen("web", "worker", "--once") for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    ran = [int(out.split("xenpair web worker: ")[1].split()[0]) for out, _ in outs]
+    assert sum(ran) == 30
+    for job in Job.objects.all():
+        assert job.state == "failed" and job.log.count("failed:") == 1, job.log
+        assert "is not carried out by this worker yet" in job.log
+
+
+def test_a_killed_worker_leaves_its_job_failed_with_repair_named(site, web, tmp_path):
+    Job = web[1].Job
+    slow = tmp_path / "slow-xen-create-image"           # a build that takes long enough to kill it
+    slow.write_text("#!/bin/sh\nsleep 317\nexec xen-create-image \"$@\"\n")
+    slow.chmod(0o755)
+    site.config["xen_create_image"]["command"] = str(slow)
+    site.write_config()
+    job = Job.objects.create(action="create", name="half", params={"package": "small", "mail": False})
+    worker = site.popen("web", "worker", "--once")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and subprocess.run(["pgrep", "-f", str(slow)],
+                                                         capture_output=True).returncode != 0:
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=30)
+    subprocess.run(["pkill", "-KILL", "-f", str(slow)])
+    job.refresh_from_db()
+    assert job.state == "running"                           # nobody knows yet
+    time.sleep(2)                                           # three missed heartbeats of 0.5 s
+    r = site.run("web", "worker", "--once")
+    assert r.returncode == 0, r.stderr
+    job.refresh_from_db()
+    assert job.state == "failed"
+    assert "stopped during this job" in job.log and "'xenpair repair half'" in job.log
+    shown = site.run("show", "half")
+    assert shown.returncode == 0 and "creating" in shown.stdout

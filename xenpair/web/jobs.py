@@ -1,0 +1,169 @@
+"""The job queue in the database, and the worker that carries jobs out with xenpair's core.
+
+* claim(): a conditional UPDATE (state queued -> running): of two workers asking at once, exactly
+  one gets the job.
+* While a job runs, one thread of its worker writes the heartbeat and the new log lines every
+  `web.heartbeat` seconds (the build threads only append to a list). A worker that dies
+  (SIGKILL, power loss) stops beating: reap() marks its job failed after three missed beats,
+  says so in the log, and names `xenpair repair NAME` — the registry shows the pair's state.
+* run(): the very plan/apply the CLI runs (no shelling out), under the same registry lock.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from xenpair.web.models import Job
+
+MISSED_BEATS = 3
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim(worker: str) -> Job | None:
+    for pk in Job.objects.filter(state="queued").order_by("id").values_list("pk", flat=True)[:20]:
+        now = timezone.now()
+        if Job.objects.filter(pk=pk, state="queued").update(state="running", worker=worker, claimed=now,
+                                                            heartbeat=now) == 1:
+            return Job.objects.get(pk=pk)
+    return None
+
+
+def reap(heartbeat: float) -> list[int]:
+    """Fail the running jobs whose worker stopped beating; returns their ids."""
+    limit = timezone.now() - timedelta(seconds=heartbeat * MISSED_BEATS)
+    failed = []
+    for job in Job.objects.filter(state="running", heartbeat__lt=limit):
+        note = (f"\nworker {job.worker} stopped during this job (no heartbeat since {job.heartbeat:%H:%M:%S} "
+                f"UTC). The pair's state is in the registry (xenpair show {job.name}); finish it with "
+                f"'xenpair repair {job.name}'.\n")
+        if Job.objects.filter(pk=job.pk, state="running", heartbeat=job.heartbeat).update(
+                state="failed", finished=timezone.now(), log=job.log + note) == 1:
+            failed.append(job.pk)
+    return failed
+
+
+class JobLog:
+    """The Progress the core reports to (cli.progress has the same methods), kept for the job's log."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def _add(self, line: str) -> None:
+        with self._lock:
+            self.lines.append(f"{timezone.now():%H:%M:%S} {line}")
+
+    def take(self) -> list[str]:
+        with self._lock:
+            out, self.lines = self.lines, []
+        return out
+
+    def started(self, kind, fqdn, host): self._add(f"[{kind}] building {fqdn} on {host}")
+    def step(self, kind, step): self._add(f"[{kind}] {step}")
+    def finished(self, kind, ok, elapsed, problem):
+        self._add(f"[{kind}] " + (f"built in {elapsed:.1f} s" if ok else f"FAILED: {problem}"))
+    def note(self, kind, message): self._add(f"[{kind}] {message}")
+    def waiting(self, kind, fqdn, host): self._add(f"[{kind}] waiting for {fqdn} to answer SSH")
+    def ready(self, kind, ok, seconds, problem):
+        self._add(f"[{kind}] " + (f"ready after {seconds:.1f} s" if ok else f"NOT READY: {problem}"))
+
+
+def _beat(job: Job, log: JobLog, stop: threading.Event, every: float) -> None:
+    try:
+        while not stop.wait(every):
+            _flush(job, log)
+    finally:
+        close_old_connections()
+
+
+def _flush(job: Job, log: JobLog) -> None:
+    from django.db.models import Value
+    from django.db.models.functions import Concat
+
+    lines = log.take()
+    Job.objects.filter(pk=job.pk, state="running").update(
+        heartbeat=timezone.now(), log=Concat("log", Value("".join(line + "\n" for line in lines))))
+
+
+def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
+    """Carry out one claimed job; its state ends done or failed, with the log and the result."""
+    from xenpair.core.plan import apply
+    from xenpair.core.site import open_site
+    from xenpair.errors import XenpairError
+
+    log = JobLog()
+    stop = threading.Event()
+    beat = threading.Thread(target=_beat, args=(job, log, stop, heartbeat), daemon=True)
+    beat.start()
+    state, result = "failed", None
+    site = None
+    try:
+        site = open_site(config_arg)
+        plan = _plan(site, job, log)
+        outcome = apply(plan)
+        result = _without_passwords(outcome.to_dict()) if outcome is not None else None
+        state = "done" if result is None or result.get("ok", True) else "failed"
+        log._add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
+    except XenpairError as e:
+        log._add(f"failed: {e}")
+    except Exception as e:       # the job's log says what, the worker goes on with the next job
+        log._add(f"failed: {type(e).__name__}: {e}")
+    finally:
+        stop.set()
+        beat.join()
+        if site is not None:
+            site.close()
+        _flush(job, log)
+        Job.objects.filter(pk=job.pk).update(state=state, result=result, finished=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def _without_passwords(value):
+    """The result as stored in the web database: never a root password (the mail has them, as
+    configured; the pages never show one)."""
+    if isinstance(value, dict):
+        return {k: _without_passwords(v) for k, v in value.items() if k != "root_password"}
+    if isinstance(value, list):
+        return [_without_passwords(v) for v in value]
+    return value
+
+
+def _plan(site, job: Job, log: JobLog):
+    from xenpair.core.validate import check_ssh_keys
+
+    p = job.params
+    if job.action == "create":
+        from xenpair.core.create import plan_create
+
+        keys = tuple(check_ssh_keys(p["ssh_keys"], f"job {job.pk}")) if p.get("ssh_keys") else ()
+        return plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
+                           mail=p.get("mail", True), wait=p.get("wait"), authorized_keys=keys)
+    raise ValueError(f"job action {job.action!r} is not carried out by this worker yet")
+
+
+def work(config_arg: str | None, heartbeat: float, once: bool = False, poll: float = 1.0,
+         stop: threading.Event | None = None) -> int:
+    """Claim and run jobs until STOP is set (or, with ONCE, until none is queued); returns how many ran."""
+    stop = stop or threading.Event()
+    me, done = worker_id(), 0
+    while not stop.is_set():
+        reap(heartbeat)
+        job = claim(me)
+        if job is None:
+            if once:
+                break
+            stop.wait(poll)
+            continue
+        run(job, config_arg, heartbeat)
+        done += 1
+    return done
