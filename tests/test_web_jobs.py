@@ -111,3 +111,98 @@ def test_a_killed_worker_leaves_its_job_failed_with_repair_named(site, web, tmp_
     assert "stopped during this job" in job.log and "'xenpair repair half'" in job.log
     shown = site.run("show", "half")
     assert shown.returncode == 0 and "creating" in shown.stdout
+
+
+@pytest.fixture
+def shop(web, tmp_path):
+    """A clean database with one customer (1 pair, no external IP) and a public key."""
+    from django.contrib.auth.models import User
+
+    m = web[1]
+    for model in (m.Job, m.Order, m.Pair, m.AuditEvent, m.Customer, User):
+        model.objects.all().delete()
+    alice = m.Customer.objects.create(user=User.objects.create_user("alice", password="x" * 20), max_pairs=1)
+    key = tmp_path / "k"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return m, alice, key.with_suffix(".pub").read_text()
+
+
+def test_orders_are_checked_against_the_allowance_with_the_limit_named(shop):
+    from xenpair.errors import BadInput
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    alice.packages = ["small"]
+    alice.save()
+    with pytest.raises(BadInput, match=r"not ordered: package big is not in your allowance \(allowed: small\)"):
+        orders.place(alice, "shop", "big", None, key)
+    with pytest.raises(BadInput, match=r"your allowance is 0 external IPs; you use 0: this one would be 1 over"):
+        orders.place(alice, "shop", "small", "203.0.113.10", key)
+    with pytest.raises(BadInput, match=r"invalid machine name 'Shop!'"):
+        orders.place(alice, "Shop!", "small", None, key)
+    with pytest.raises(BadInput, match=r"invalid SSH public key: 'from=\"x\"' is not a key type"):
+        orders.place(alice, "shop", "small", None, 'from="x" ' + key)
+    order = orders.place(alice, "shop", "small", None, key)
+    assert order.state == "pending" and not m.Job.objects.exists()
+    with pytest.raises(BadInput, match=r"your allowance is 1 pair; you have 1 \(with orders not yet built\): "
+                                       r"this one would be 1 over"):
+        orders.place(alice, "shop2", "small", None, key)
+    assert m.Pair.objects.get(name="shop").customer == alice and m.Order.objects.count() == 1
+
+
+def test_one_name_one_customer(shop):
+    from django.contrib.auth.models import User
+
+    from xenpair.errors import BadInput
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    bob = m.Customer.objects.create(user=User.objects.create_user("bob", password="y" * 20), max_pairs=5)
+    orders.place(alice, "shop", "small", None, key)
+    with pytest.raises(BadInput, match="the name 'shop' is taken"):
+        orders.place(bob, "shop", "small", None, key)
+    assert m.Order.objects.filter(customer=bob).count() == 0
+
+
+def test_approve_once_reject_frees_the_name_everything_audited(shop):
+    from django.contrib.auth.models import User
+
+    from xenpair.errors import BadInput
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    operator = User.objects.create_user("op", password="z" * 20, is_staff=True)
+    order = orders.place(alice, "shop", "small", None, key)
+    job = orders.approve(order, operator, "198.51.100.7")
+    assert (job.action, job.name, job.state, job.params["package"]) == ("create", "shop", "queued", "small")
+    assert job.params["ssh_keys"].strip() == " ".join(key.split())
+    with pytest.raises(BadInput, match="was decided already"):
+        orders.approve(order, operator)
+    alice.max_pairs = 2
+    alice.save()
+    other = orders.place(alice, "blog", "small", None, key)
+    orders.reject(other, operator, "not today")
+    assert not m.Pair.objects.filter(name="blog").exists()
+    assert [(e.actor, e.action, e.target, e.result) for e in m.AuditEvent.objects.order_by("id")] == [
+        ("alice", "order", "shop", "placed (small)"), ("op", "approve", "shop", f"job {job.pk}"),
+        ("alice", "order", "blog", "placed (small)"), ("op", "reject", "blog", "not today")]
+    assert m.AuditEvent.objects.filter(action="approve").get().address == "198.51.100.7"
+
+
+def test_auto_approve_and_the_worker_checks_the_allowance_again(site, shop):
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    alice.auto_approve = True
+    alice.save()
+    order = orders.place(alice, "shop", "small", None, key)
+    job = order.job
+    job.params = {**job.params, "start": False}           # no toolstack here: build only
+    job.save()
+    alice.max_pairs = 0                                      # shrunk after the approval
+    alice.save()
+    r = site.run("web", "worker", "--once")
+    assert r.returncode == 0, r.stderr
+    job.refresh_from_db()
+    assert job.state == "failed" and "not built: your allowance is 0 pairs" in job.log
+    assert not site.hosting_csv.exists()

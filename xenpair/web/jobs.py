@@ -144,10 +144,21 @@ def _plan(site, job: Job, log: JobLog):
     p = job.params
     if job.action == "create":
         from xenpair.core.create import plan_create
+        from xenpair.errors import BadInput
+        from xenpair.web.models import Customer
+        from xenpair.web.orders import allowance_problem
 
+        if p.get("customer") is not None:       # the allowance may have shrunk since the approval
+            customer = Customer.objects.get(pk=p["customer"])
+            problem = allowance_problem(customer, p["package"], bool(p.get("external_ip")), exclude=job)
+            if problem:
+                raise BadInput(f"not built: {problem}")
         keys = tuple(check_ssh_keys(p["ssh_keys"], f"job {job.pk}")) if p.get("ssh_keys") else ()
+        wait = p.get("wait")
+        if wait == 0:                           # 0: the site's ready.timeout
+            wait = site.config.ready.timeout
         return plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
-                           mail=p.get("mail", True), wait=p.get("wait"), authorized_keys=keys)
+                           mail=p.get("mail", True), wait=wait, authorized_keys=keys)
     raise ValueError(f"job action {job.action!r} is not carried out by this worker yet")
 
 

@@ -25,6 +25,7 @@ class Pair(models.Model):
     name = models.CharField(max_length=63, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="pairs")
     ssh_keys = models.TextField(help_text="the customer's public keys for the hosting root, one a line")
+    external_ip = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.name
