@@ -23,7 +23,8 @@ django = pytest.importorskip("django", reason="the web extra is installed by mak
 def web(tmp_path_factory):
     """(web config section, models): one database for the module, migrated by `xenpair web migrate`."""
     d = tmp_path_factory.mktemp("web")
-    section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5}
+    section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5,
+               "allowed_hosts": ["testserver"]}
     cfg = d / "config.yaml"
     cfg.write_text(yaml.safe_dump({"web": section}))
     from tests.conftest import XENPAIR
@@ -116,10 +117,11 @@ def test_a_killed_worker_leaves_its_job_failed_with_repair_named(site, web, tmp_
 @pytest.fixture
 def shop(web, tmp_path):
     """A clean database with one customer (1 pair, no external IP) and a public key."""
+    from axes.models import AccessAttempt
     from django.contrib.auth.models import User
 
     m = web[1]
-    for model in (m.Job, m.Order, m.Pair, m.AuditEvent, m.Customer, User):
+    for model in (m.Job, m.Order, m.Pair, m.AuditEvent, m.Customer, User, AccessAttempt):
         model.objects.all().delete()
     alice = m.Customer.objects.create(user=User.objects.create_user("alice", password="x" * 20), max_pairs=1)
     key = tmp_path / "k"
@@ -206,3 +208,64 @@ def test_auto_approve_and_the_worker_checks_the_allowance_again(site, shop):
     job.refresh_from_db()
     assert job.state == "failed" and "not built: your allowance is 0 pairs" in job.log
     assert not site.hosting_csv.exists()
+
+
+def test_pages_show_each_customer_only_their_own(shop):
+    """Django's test client: the permission matrix of the pages (the browser flow comes with the
+    pages' next part)."""
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    alice.max_pairs = 3
+    alice.save()
+    bob = m.Customer.objects.create(user=User.objects.create_user("bob", password="y" * 20), max_pairs=1)
+    op = User.objects.create_user("op", password="z" * 20, is_staff=True)
+    order = orders.place(alice, "shop", "small", None, key)
+    job = orders.approve(order, op)
+    pending = orders.place(alice, "blog", "small", None, key)
+
+    anon = Client()
+    assert anon.get("/").status_code == 302 and anon.get("/").url.startswith("/login/")
+    assert anon.get(f"/jobs/{job.pk}/").status_code == 302
+    a, b, o = Client(), Client(), Client()
+    a.force_login(alice.user)
+    b.force_login(bob.user)
+    o.force_login(op)
+    assert a.get(f"/jobs/{job.pk}/").status_code == 200
+    assert b.get(f"/jobs/{job.pk}/").status_code == 404               # not 403: it does not exist for bob
+    assert "shop" in a.get("/").content.decode() and "shop" not in b.get("/").content.decode()
+    assert o.get(f"/jobs/{job.pk}/").status_code == 200
+    # a customer cannot approve: the operator pages send them to the admin login
+    r = a.post(f"/operator/orders/{pending.pk}/approve/")
+    assert r.status_code == 302 and "/admin/login/" in r.url
+    pending.refresh_from_db()
+    assert pending.state == "pending"
+    assert o.post(f"/operator/orders/{pending.pk}/approve/").status_code == 302
+    pending.refresh_from_db()
+    assert pending.state == "approved"
+    assert o.post(f"/operator/orders/{pending.pk}/delete/").status_code == 404
+    # orders: a bad name is said on the page; GET changes nothing
+    r = a.post("/order/", {"name": "Bad!", "package": "small", "ssh_keys": key}, follow=True)
+    assert "invalid machine name &#x27;Bad!&#x27;" in r.content.decode()
+    assert a.get("/order/").status_code == 405
+
+
+def test_every_change_needs_the_csrf_token_and_logins_are_throttled(shop):
+    from django.test import Client
+
+    m, alice, key = shop
+    a = Client(enforce_csrf_checks=True)
+    a.force_login(alice.user)
+    assert a.post("/order/", {"name": "shop", "package": "small", "ssh_keys": key}).status_code == 403
+    assert not m.Order.objects.exists()
+    c = Client()
+    for _ in range(4):
+        assert c.post("/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+    assert c.post("/login/", {"username": "alice", "password": "wrong"}).status_code == 429     # web.login_failures 5
+    r = c.post("/login/", {"username": "alice", "password": "x" * 20})
+    assert r.status_code == 429                                         # locked (django-axes), even with the right one
+    r = Client().get("/")
+    assert r.status_code == 302

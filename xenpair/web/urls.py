@@ -1,4 +1,16 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from xenpair.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("order/", views.order, name="order"),
+    path("jobs/<int:pk>/", views.job, name="job"),
+    path("operator/", views.operator, name="operator"),
+    path("operator/orders/<int:pk>/<str:decision>/", views.decide, name="decide"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]
