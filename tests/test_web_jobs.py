@@ -24,7 +24,7 @@ def web(tmp_path_factory):
     """(web config section, models): one database for the module, migrated by `xenpair web migrate`."""
     d = tmp_path_factory.mktemp("web")
     section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5,
-               "allowed_hosts": ["testserver"]}
+               "allowed_hosts": ["testserver", "127.0.0.1"]}
     cfg = d / "config.yaml"
     cfg.write_text(yaml.safe_dump({"web": section}))
     from tests.conftest import XENPAIR
@@ -269,3 +269,28 @@ def test_every_change_needs_the_csrf_token_and_logins_are_throttled(shop):
     assert r.status_code == 429                                         # locked (django-axes), even with the right one
     r = Client().get("/")
     assert r.status_code == 302
+
+
+def test_serve_answers_with_gunicorn(site):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = site.popen("web", "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, server.communicate(timeout=5)
+                time.sleep(0.2)
+        assert r.status == 200 and b"Log in" in r.read()
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert "Secure" in r.headers["Set-Cookie"] and "SameSite=Strict" in r.headers["Set-Cookie"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)

@@ -46,6 +46,30 @@ def worker(ctx: typer.Context, once: Annotated[bool, typer.Option(
     print(f"xenpair web worker: {ran} job(s) run")
 
 
+@web_app.command("serve")
+def serve(
+    ctx: typer.Context,
+    listen: Annotated[str, typer.Option("--listen", metavar="HOST:PORT",
+                                        help="Where gunicorn listens (nginx with TLS in front).")] = "127.0.0.1:8080",
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="gunicorn worker processes.")] = 2,
+) -> None:
+    """Serve the pages with gunicorn (pre-fork WSGI server, in Debian and on PyPI)."""
+    _django(ctx)
+    from django.core.wsgi import get_wsgi_application
+    from gunicorn.app.base import BaseApplication
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", listen)
+            self.cfg.set("workers", workers)
+            self.cfg.set("forwarded_allow_ips", "127.0.0.1")     # X-Forwarded-Proto from the local proxy only
+
+        def load(self):
+            return get_wsgi_application()
+
+    Gunicorn().run()
+
+
 @web_app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def manage(ctx: typer.Context) -> None:
     """Django's manage.py commands for this site, e.g. `xenpair web manage createsuperuser`."""
