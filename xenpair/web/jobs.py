@@ -19,6 +19,7 @@ from datetime import timedelta
 from django.db import close_old_connections
 from django.utils import timezone
 
+from xenpair.cli.progress import PlainProgress
 from xenpair.web.models import Job
 
 MISSED_BEATS = 3
@@ -51,30 +52,25 @@ def reap(heartbeat: float) -> list[int]:
     return failed
 
 
-class JobLog:
-    """The Progress the core reports to (cli.progress has the same methods), kept for the job's log."""
+class JobLog(PlainProgress):
+    """The Progress the core reports to, with the CLI's own wording (cli.progress), kept as the
+    job's log lines instead of printed."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.lines: list[str] = []
-        self._lock = threading.Lock()
 
-    def _add(self, line: str) -> None:
-        with self._lock:
+    def _say(self, kind: str, text: str) -> None:
+        self.add(f"[{kind}] {text}")
+
+    def add(self, line: str) -> None:
+        with self._lock:                 # both builds report from their own threads
             self.lines.append(f"{timezone.now():%H:%M:%S} {line}")
 
     def take(self) -> list[str]:
         with self._lock:
             out, self.lines = self.lines, []
         return out
-
-    def started(self, kind, fqdn, host): self._add(f"[{kind}] building {fqdn} on {host}")
-    def step(self, kind, step): self._add(f"[{kind}] {step}")
-    def finished(self, kind, ok, elapsed, problem):
-        self._add(f"[{kind}] " + (f"built in {elapsed:.1f} s" if ok else f"FAILED: {problem}"))
-    def note(self, kind, message): self._add(f"[{kind}] {message}")
-    def waiting(self, kind, fqdn, host): self._add(f"[{kind}] waiting for {fqdn} to answer SSH")
-    def ready(self, kind, ok, seconds, problem):
-        self._add(f"[{kind}] " + (f"ready after {seconds:.1f} s" if ok else f"NOT READY: {problem}"))
 
 
 def _beat(job: Job, log: JobLog, stop: threading.Event, every: float) -> None:
@@ -112,11 +108,11 @@ def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
         outcome = apply(plan)
         result = _without_passwords(outcome.to_dict()) if outcome is not None else None
         state = "done" if result is None or result.get("ok", True) else "failed"
-        log._add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
+        log.add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
     except XenpairError as e:
-        log._add(f"failed: {e}")
+        log.add(f"failed: {e}")
     except Exception as e:       # the job's log says what, the worker goes on with the next job
-        log._add(f"failed: {type(e).__name__}: {e}")
+        log.add(f"failed: {type(e).__name__}: {e}")
     finally:
         stop.set()
         beat.join()
