@@ -18,6 +18,11 @@ def _customer(request) -> Customer | None:
     return Customer.objects.filter(user=request.user).first()
 
 
+def _refused(request, e: BadInput) -> None:
+    """The message on the page: what and where (the CLI's hint is for operators at a shell)."""
+    messages.error(request, str(e).split("\n  what to do:")[0])
+
+
 def _address(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
@@ -46,7 +51,7 @@ def order(request):
         placed = orders.place(customer, f.get("name", "").strip(), f.get("package", "").strip(),
                               f.get("external_ip", "").strip() or None, f.get("ssh_keys", ""), _address(request))
     except BadInput as e:
-        messages.error(request, str(e).split("\n  what to do:")[0])
+        _refused(request, e)
         return redirect("home")
     messages.success(request, f"ordered {placed.name}" + (": approved, building" if placed.state == "approved"
                                                           else ": waiting for an operator"))
@@ -81,5 +86,5 @@ def decide(request, pk: int, decision: str):
         else:
             orders.reject(pending, request.user, request.POST.get("reason", "rejected"), _address(request))
     except BadInput as e:
-        messages.error(request, str(e).split("\n  what to do:")[0])
+        _refused(request, e)
     return redirect("operator")
