@@ -26,7 +26,10 @@ def web(tmp_path_factory):
     section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5,
                "allowed_hosts": ["testserver", "127.0.0.1"]}
     cfg = d / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"web": section}))
+    # the pages in this process read this config's registry (none yet: no pairs); the worker and
+    # `serve` run with the site's config
+    cfg.write_text(yaml.safe_dump({"web": section, "registry": {"hosting": str(d / "hosting.csv"),
+                                                                "backup": str(d / "backup.csv")}}))
     from tests.conftest import XENPAIR
 
     r = subprocess.run(XENPAIR + ["--config", str(cfg), "web", "migrate"], capture_output=True, text=True)
@@ -83,7 +86,7 @@ def test_two_workers_never_run_a_job_twice(site, web):
     assert sum(ran) == 30
     for job in Job.objects.all():
         assert job.state == "failed" and job.log.count("failed:") == 1, job.log
-        assert "is not carried out by this worker yet" in job.log
+        assert f"no pair named {job.name!r}" in job.log
 
 
 def test_a_killed_worker_leaves_its_job_failed_with_repair_named(site, web, tmp_path):
@@ -186,7 +189,7 @@ def test_approve_once_reject_frees_the_name_everything_audited(shop):
     orders.reject(other, operator, "not today")
     assert not m.Pair.objects.filter(name="blog").exists()
     assert [(e.actor, e.action, e.target, e.result) for e in m.AuditEvent.objects.order_by("id")] == [
-        ("alice", "order", "shop", "placed (small)"), ("op", "approve", "shop", f"job {job.pk}"),
+        ("alice", "order", "shop", "placed (small)"), ("op", "approve", "shop", f"create: job {job.pk}"),
         ("alice", "order", "blog", "placed (small)"), ("op", "reject", "blog", "not today")]
     assert m.AuditEvent.objects.filter(action="approve").get().address == "198.51.100.7"
 

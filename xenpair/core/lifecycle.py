@@ -82,14 +82,14 @@ class IpResult:
         return asdict(self)
 
 
-def power(site: Site, name: str, action: str) -> dict[str, str | None]:
-    """Start (`xl create CFG`) or stop (`xl shutdown -w`) both machines, each on its own host.
+def power(site: Site, name: str, action: str, kinds: tuple[str, ...] = KINDS) -> dict[str, str | None]:
+    """Start (`xl create CFG`) or stop (`xl shutdown -w`) both machines (or KINDS), each on its own host.
 
     Returns kind -> problem (None when it worked); one failing does not stop the other.
     """
     pair = _pair(site, name)
     out: dict[str, str | None] = {}
-    for kind in KINDS:
+    for kind in kinds:
         row = getattr(pair, kind)
         if row is None or row.state == "destroyed":
             continue

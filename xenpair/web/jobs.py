@@ -92,7 +92,6 @@ def _flush(job: Job, log: JobLog) -> None:
 
 def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
     """Carry out one claimed job; its state ends done or failed, with the log and the result."""
-    from xenpair.core.plan import apply
     from xenpair.core.site import open_site
     from xenpair.errors import XenpairError
 
@@ -104,9 +103,7 @@ def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
     site = None
     try:
         site = open_site(config_arg)
-        plan = _plan(site, job, log)
-        outcome = apply(plan)
-        result = _without_passwords(outcome.to_dict()) if outcome is not None else None
+        result = _without_passwords(_carry_out(site, job, log))
         state = "done" if result is None or result.get("ok", True) else "failed"
         log.add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
     except XenpairError as e:
@@ -134,28 +131,75 @@ def _without_passwords(value):
     return value
 
 
-def _plan(site, job: Job, log: JobLog):
+def _carry_out(site, job: Job, log: JobLog) -> dict | None:
+    """What the job's action means in the core's terms (the CLI's commands do the same)."""
+    from xenpair.core.plan import apply
+    from xenpair.core.ready import plan_wait
     from xenpair.core.validate import check_ssh_keys
 
     p = job.params
+    keys = tuple(check_ssh_keys(p["ssh_keys"], f"job {job.pk}")) if p.get("ssh_keys") else ()
+    wait = p.get("wait")
+    if wait == 0:                               # 0: the site's ready.timeout
+        wait = site.config.ready.timeout
     if job.action == "create":
         from xenpair.core.create import plan_create
-        from xenpair.errors import BadInput
-        from xenpair.web.models import Customer
-        from xenpair.web.orders import allowance_problem
 
-        if p.get("customer") is not None:       # the allowance may have shrunk since the approval
-            customer = Customer.objects.get(pk=p["customer"])
-            problem = allowance_problem(customer, p["package"], bool(p.get("external_ip")), exclude=job)
-            if problem:
-                raise BadInput(f"not built: {problem}")
-        keys = tuple(check_ssh_keys(p["ssh_keys"], f"job {job.pk}")) if p.get("ssh_keys") else ()
-        wait = p.get("wait")
-        if wait == 0:                           # 0: the site's ready.timeout
-            wait = site.config.ready.timeout
-        return plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
-                           mail=p.get("mail", True), wait=wait, authorized_keys=keys)
-    raise ValueError(f"job action {job.action!r} is not carried out by this worker yet")
+        _recheck_allowance(job)
+        return apply(plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
+                                 mail=p.get("mail", True), wait=wait, authorized_keys=keys)).to_dict()
+    if job.action == "rebuild":                 # the hosting machine only: the backups stay
+        from xenpair.core.query import show_pair
+        from xenpair.core.rebuild import plan_rebuild
+
+        tier = show_pair(site, job.name)[0].tier
+        return apply(plan_rebuild(site, tier, job.name, None, log, stop=True, start=True, mail=p.get("mail", True),
+                                  wait=wait, authorized_keys=keys)).to_dict()
+    if job.action == "destroy":
+        from xenpair.core.destroy import plan_destroy
+
+        keep = bool(p.get("keep_backup", True))
+        _power(site, job, log, "stop", ("hosting",) if keep else ("hosting", "backup"), quiet=True)
+        result = apply(plan_destroy(site, job.name, keep_backup=keep)).to_dict()
+        if not keep:
+            from xenpair.web.models import Pair
+
+            Pair.objects.filter(name=job.name).delete()
+        return result
+    if job.action in ("start", "stop"):
+        result = {"ok": True, job.action: _power(site, job, log, job.action, ("hosting",))}
+        result["ok"] = not any(result[job.action].values())
+        if job.action == "start" and result["ok"]:
+            ready = apply(plan_wait(site, job.name, wait, log, kinds=["hosting"])).to_dict()
+            result |= {"ok": ready.pop("ok"), "ready": {k: v for k, v in ready.items() if k != "name"}}
+        return result
+    raise ValueError(f"job action {job.action!r} is not carried out by this worker")
+
+
+def _power(site, job: Job, log: JobLog, action: str, kinds: tuple[str, ...], quiet: bool = False) -> dict:
+    from xenpair.core.lifecycle import power
+
+    outcome = power(site, job.name, action, kinds)
+    for kind, problem in outcome.items():
+        if problem and quiet:
+            log.add(f"[{kind}] {action}: {problem} (going on)")
+        else:
+            log.add(f"[{kind}] {action} FAILED: {problem}" if problem else f"[{kind}] {action}: done")
+    return outcome
+
+
+def _recheck_allowance(job: Job) -> None:
+    """The allowance may have shrunk since the approval."""
+    from xenpair.errors import BadInput
+    from xenpair.web.models import Customer
+    from xenpair.web.orders import allowance_problem
+
+    p = job.params
+    if p.get("customer") is not None:
+        customer = Customer.objects.get(pk=p["customer"])
+        problem = allowance_problem(customer, p["package"], bool(p.get("external_ip")), exclude=job)
+        if problem:
+            raise BadInput(f"not built: {problem}")
 
 
 def work(config_arg: str | None, heartbeat: float, once: bool = False, poll: float = 1.0,

@@ -33,6 +33,7 @@ class Pair(models.Model):
 
 class Order(models.Model):
     ACTIONS = [("create", "create"), ("rebuild", "rebuild the hosting machine"), ("destroy", "remove")]
+    JOB_ACTIONS = ACTIONS + [("start", "start the hosting machine"), ("stop", "stop the hosting machine")]
     STATES = [("pending", "pending"), ("approved", "approved"), ("rejected", "rejected")]
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     action = models.CharField(max_length=10, choices=ACTIONS)
@@ -40,6 +41,7 @@ class Order(models.Model):
     package = models.CharField(max_length=63, blank=True)
     external_ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
     ssh_keys = models.TextField(blank=True)
+    keep_backup = models.BooleanField(default=True, help_text="removal: keep the backup machine and its backups")
     state = models.CharField(max_length=10, choices=STATES, default="pending")
     created = models.DateTimeField(auto_now_add=True)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -53,7 +55,9 @@ class Job(models.Model):
 
     STATES = [("queued", "queued"), ("running", "running"), ("done", "done"), ("failed", "failed")]
     order = models.OneToOneField(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="job")
-    action = models.CharField(max_length=10, choices=Order.ACTIONS)
+    customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs",
+                                 help_text="whose pair (none: an operator's job)")
+    action = models.CharField(max_length=10, choices=Order.JOB_ACTIONS)
     name = models.CharField(max_length=63)
     params = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=10, choices=STATES, default="queued", db_index=True)

@@ -63,17 +63,63 @@ def place(customer: Customer, name: str, package: str, external_ip: str | None, 
     return order
 
 
+def change(customer: Customer, name: str, action: str, keep_backup: bool = True, address: str | None = None) -> Order:
+    """A rebuild of the hosting machine (the backup machine and its backups stay) or the removal
+    of a pair: an order an operator approves, unless the allowance lets the customer do it alone."""
+    pair = _own_pair(customer, name)
+    _refuse_busy(pair.name)
+    order = Order.objects.create(customer=customer, action=action, name=pair.name, ssh_keys=pair.ssh_keys,
+                                 keep_backup=keep_backup if action == "destroy" else True)
+    audit(customer.user, action, pair.name, address, "asked" + (" (backup kept)" if action == "destroy" and keep_backup
+                                                                 else ""))
+    if customer.may_rebuild if action == "rebuild" else customer.may_remove:
+        approve(order, None, address)
+    return order
+
+
+def power(customer: Customer, name: str, action: str, address: str | None = None) -> Job:
+    """Start or stop the customer's hosting machine: a job at once (the request never waits for xl)."""
+    pair = _own_pair(customer, name)
+    _refuse_busy(pair.name)
+    job = Job.objects.create(customer=customer, action=action, name=pair.name, params={"wait": 0})
+    audit(customer.user, action, pair.name, address, f"job {job.pk}")
+    return job
+
+
+def _own_pair(customer: Customer, name: str) -> Pair:
+    from django.http import Http404
+
+    pair = Pair.objects.filter(customer=customer, name=name).first()
+    if pair is None:                     # another customer's pair is as unknown as a missing one
+        raise Http404("no such pair")
+    return pair
+
+
+def _refuse_busy(name: str) -> None:
+    busy = Job.objects.filter(name=name, state__in=("queued", "running")).first()
+    if busy is not None:
+        raise BadInput(f"{name} has a job {busy.state} ({busy.get_action_display()}): wait until it is finished")
+    if Order.objects.filter(name=name, state="pending").exclude(action="create").exists():
+        raise BadInput(f"{name} has an order waiting for an operator already")
+
+
 def approve(order: Order, operator, address: str | None = None) -> Job:
     """The order becomes a job (once: a second approval is refused)."""
-    _check_allowance(order.customer, order, "not approved")
+    if order.action == "create":
+        _check_allowance(order.customer, order, "not approved")
     with transaction.atomic():
         if Order.objects.filter(pk=order.pk, state="pending").update(
                 state="approved", decided_by=operator, decided=timezone.now()) != 1:
             raise BadInput(f"the order for {order.name} was decided already")
-        job = Job.objects.create(order=order, action=order.action, name=order.name, params={
-            "package": order.package, "external_ip": order.external_ip, "ssh_keys": order.ssh_keys,
-            "customer": order.customer.pk, "start": True, "wait": 0})
-    audit(operator, "approve", order.name, address, f"job {job.pk}" + ("" if operator else " (auto-approve)"))
+        params = {"customer": order.customer.pk, "ssh_keys": order.ssh_keys, "wait": 0}
+        if order.action == "create":
+            params |= {"package": order.package, "external_ip": order.external_ip, "start": True}
+        elif order.action == "destroy":
+            params["keep_backup"] = order.keep_backup
+        job = Job.objects.create(order=order, customer=order.customer, action=order.action, name=order.name,
+                                 params=params)
+    audit(operator, "approve", order.name, address, f"{order.action}: job {job.pk}"
+          + ("" if operator else " (allowed without an operator)"))
     order.refresh_from_db()
     return job
 
@@ -83,7 +129,8 @@ def reject(order: Order, operator, reason: str, address: str | None = None) -> N
         if Order.objects.filter(pk=order.pk, state="pending").update(
                 state="rejected", decided_by=operator, decided=timezone.now()) != 1:
             raise BadInput(f"the order for {order.name} was decided already")
-        Pair.objects.filter(name=order.name, customer=order.customer).delete()
+        if order.action == "create":
+            Pair.objects.filter(name=order.name, customer=order.customer).delete()
     audit(operator, "reject", order.name, address, reason[:400])
 
 

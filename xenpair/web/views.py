@@ -1,21 +1,24 @@
 """The pages. Every view that shows or changes a customer's things looks them up through the
-logged-in customer (another customer's id is a 404, never a 403 that confirms it exists); every
-state change is a POST with Django's CSRF token; operators are staff users."""
+logged-in customer (another customer's id or pair name is a 404, never a 403 that confirms it
+exists); every state change is a POST with Django's CSRF token; operators are staff users."""
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from xenpair.errors import BadInput
-from xenpair.web import orders
+from xenpair.web import orders, pairs
 from xenpair.web.models import Customer, Job, Order
 
 
-def _customer(request) -> Customer | None:
-    return Customer.objects.filter(user=request.user).first()
+def _customer(request) -> Customer:
+    found = Customer.objects.filter(user=request.user).first()
+    if found is None:
+        raise Http404("no customer account")
+    return found
 
 
 def _refused(request, e: BadInput) -> None:
@@ -31,47 +34,106 @@ def _address(request) -> str | None:
 def home(request):
     if request.user.is_staff:
         return redirect("operator")
-    customer = _customer(request)
-    if customer is None:
-        raise Http404("no customer account")
+    return _home(request, _customer(request))
+
+
+def _home(request, customer: Customer, form=None, status: int = 200):
     return render(request, "xenpair_web/home.html", {
-        "customer": customer, "pairs": customer.pairs.order_by("name"),
-        "orders": customer.orders.order_by("-created")[:20],
-        "jobs": Job.objects.filter(order__customer=customer).order_by("-created")[:20]})
+        "customer": customer, "pairs": pairs.for_customer(customer), "packages": pairs.packages(customer),
+        "orders": customer.orders.order_by("-created")[:20], "form": form,
+        "jobs": customer.jobs.order_by("-created")[:20]}, status=status)
 
 
 @login_required
 @require_POST
 def order(request):
     customer = _customer(request)
-    if customer is None:
-        raise Http404("no customer account")
     f = request.POST
     try:
         placed = orders.place(customer, f.get("name", "").strip(), f.get("package", "").strip(),
                               f.get("external_ip", "").strip() or None, f.get("ssh_keys", ""), _address(request))
     except BadInput as e:
         _refused(request, e)
-        return redirect("home")
-    messages.success(request, f"ordered {placed.name}" + (": approved, building" if placed.state == "approved"
-                                                          else ": waiting for an operator"))
+        return _home(request, customer, form=f, status=400)
+    if placed.state == "approved":
+        messages.success(request, f"ordered {placed.name}: approved, building")
+        return redirect("job", placed.job.pk)
+    messages.success(request, f"ordered {placed.name}: waiting for an operator")
     return redirect("home")
 
 
 @login_required
-def job(request, pk: int):
+def pair(request, name: str):
+    view = pairs.one(None if request.user.is_staff else _customer(request), name)
+    if view is None:
+        raise Http404("no such pair")
+    jobs = Job.objects.filter(name=name).order_by("-created")[:10]
+    return render(request, "xenpair_web/pair.html", {
+        "pair": view, "jobs": jobs, "machines": [("hosting", view["hosting"]), ("backup", view["backup"])]})
+
+
+@login_required
+@require_POST
+def act(request, name: str, action: str):
+    """start, stop (a job at once), rebuild, remove (an order; approved at once when the
+    customer's allowance says so)."""
+    if action not in ("start", "stop", "rebuild", "remove"):
+        raise Http404("no such action")
+    customer = _customer(request)
+    try:
+        if action in ("start", "stop"):
+            job = orders.power(customer, name, action, _address(request))
+            return redirect("job", job.pk)
+        placed = orders.change(customer, name, "destroy" if action == "remove" else action,
+                               keep_backup=request.POST.get("delete_backup") != "yes", address=_address(request))
+    except BadInput as e:
+        _refused(request, e)
+        return redirect("pair", name)
+    if placed.state == "approved":
+        return redirect("job", placed.job.pk)
+    messages.success(request, f"{placed.get_action_display()} of {name}: waiting for an operator")
+    return redirect("pair", name)
+
+
+def _job_for(request, pk: int) -> Job:
     if request.user.is_staff:
-        found = get_object_or_404(Job, pk=pk)
-    else:
-        found = get_object_or_404(Job, pk=pk, order__customer__user=request.user)
-    return render(request, "xenpair_web/job.html", {"job": found})
+        return get_object_or_404(Job, pk=pk)
+    return get_object_or_404(Job, pk=pk, customer__user=request.user)
+
+
+@login_required
+def job(request, pk: int):
+    found = _job_for(request, pk)
+    return render(request, "xenpair_web/job.html", {"job": found, "outcome": _outcome(found)})
+
+
+@login_required
+def job_status(request, pk: int):
+    """What the job page polls while the job runs: its state, the log from OFFSET on, the outcome."""
+    found = _job_for(request, pk)
+    try:
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        offset = 0
+    return JsonResponse({"state": found.state, "log": found.log[offset:], "offset": len(found.log),
+                         "outcome": _outcome(found)}, headers={"Cache-Control": "no-store"})
+
+
+def _outcome(job: Job) -> str:
+    """queued, running, ready (built or started, and every machine it waited for answered SSH
+    with the recorded host keys), done (nothing to wait for) or failed."""
+    if job.state != "done":
+        return job.state
+    ready = (job.result or {}).get("ready") or {}
+    return "ready" if ready and all(r.get("ok") for r in ready.values()) else "done"
 
 
 @staff_member_required
 def operator(request):
     return render(request, "xenpair_web/operator.html", {
-        "pending": Order.objects.filter(state="pending").order_by("created"),
-        "jobs": Job.objects.order_by("-created")[:50]})
+        "pending": Order.objects.filter(state="pending").select_related("customer__user").order_by("created"),
+        "jobs": Job.objects.select_related("customer__user").order_by("-created")[:50],
+        "pairs": pairs.views({p.name: p for p in orders.Pair.objects.select_related("customer__user")})})
 
 
 @staff_member_required
