@@ -7,6 +7,7 @@ through Django's ORM.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -297,3 +298,92 @@ def test_serve_answers_with_gunicorn(site):
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def test_a_customer_starts_stops_rebuilds_and_removes_their_pair(site, shop, fake_xl):
+    """The pair page's actions, through the views and the worker (real builds; STAND-IN toolstack:
+    `xl` needs a hypervisor — the recording fake_xl; the real boot is in test_web_browser)."""
+    from django.contrib.auth.models import User
+    from django.test import Client, override_settings
+
+    from xenpair.config import load_config
+
+    m, alice, key = shop
+    xl, running = fake_xl
+    site.config["toolstack"] = str(xl)
+    site.write_config()
+    alice.auto_approve, alice.may_rebuild = True, True
+    alice.save()
+    bob = m.Customer.objects.create(user=User.objects.create_user("bob", password="y" * 20), max_pairs=1)
+    op = User.objects.create_user("op", password="z" * 20, is_staff=True)
+    a, b, o = Client(), Client(), Client()
+    a.force_login(alice.user)
+    b.force_login(bob.user)
+    o.force_login(op)
+
+    def worker(**params):
+        """Run the queued job (PARAMS changed first: nothing to wait for without a guest)."""
+        job = m.Job.objects.get(state="queued")
+        job.params |= params
+        job.save()
+        r = site.run("web", "worker", "--once")
+        assert r.returncode == 0, r.stderr
+        job.refresh_from_db()
+        return job
+
+    with override_settings(CONFIG=load_config(str(site.config_path))[0]):     # the pages read the site's registry
+        r = a.post("/order/", {"name": "shop", "package": "small", "ssh_keys": key})
+        assert r.status_code == 302 and r.url.startswith("/jobs/")            # auto-approve: to the job's page
+        status = a.get(r.url + "status/?offset=0").json()
+        assert status["state"] == "queued" and status["outcome"] == "queued"
+        assert b.get(r.url + "status/").status_code == 404
+        assert worker(start=False, wait=None).state == "done"
+        status = a.get(r.url + "status/?offset=20").json()
+        assert status["state"] == "done" and status["offset"] > 20 and "built in" in status["log"]
+
+        page = a.get("/pairs/shop/").content.decode()
+        fingerprints = json.loads(site.hosting_csv.with_name(site.hosting_csv.name + ".machines.json").read_text())[
+            "machines"]["shop.hosting.example.de"]["host_keys"]
+        assert fingerprints and all(k["fingerprint"] in page for k in fingerprints)
+        assert "shop.hosting.example.de" in page and "shop.backup.example.de" in page
+        assert "Start hosting machine" in page and "created" in a.get("/").content.decode()
+        for url in ("/pairs/shop/", "/pairs/nosuch/"):
+            assert b.get(url).status_code == 404
+        for action in ("start", "stop", "rebuild", "remove"):                 # bob: as if it did not exist
+            assert b.post(f"/pairs/shop/{action}/").status_code == 404
+        assert a.get("/pairs/shop/stop/").status_code == 405                  # a change is a POST
+        assert a.post("/pairs/shop/reboot/").status_code == 404
+        assert not m.Job.objects.filter(state="queued").exists()
+
+        assert a.post("/pairs/shop/start/").status_code == 302
+        r = a.post("/pairs/shop/stop/", follow=True)                           # one job at a time per pair
+        assert "shop has a job queued (start the hosting machine)" in r.content.decode()
+        job = worker(wait=None)
+        assert job.state == "done" and "[hosting] start: done" in job.log
+        assert sorted(p.name for p in running.iterdir()) == ["shop.hosting.example.de"]   # the hosting one only
+        assert a.post("/pairs/shop/stop/").status_code == 302
+        assert worker().state == "done" and list(running.iterdir()) == []
+
+        built = json.loads(site.run("show", "shop", "--json").stdout)
+        r = a.post("/pairs/shop/rebuild/")                                    # may_rebuild: no operator
+        assert r.status_code == 302 and r.url.startswith("/jobs/")
+        job = worker(start=False, wait=None)
+        assert job.state == "done" and "building shop.hosting.example.de" in job.log, job.log
+        assert "building shop.backup" not in job.log
+        shown = json.loads(site.run("show", "shop", "--json").stdout)
+        assert shown["hosting"]["created"] != built["hosting"]["created"]
+        assert shown["backup"]["created"] == built["backup"]["created"]       # the backups stay
+
+        r = a.post("/pairs/shop/remove/", follow=True)                        # may_remove false: an operator
+        assert "remove of shop: waiting for an operator" in r.content.decode()
+        pending = m.Order.objects.get(state="pending")
+        assert (pending.action, pending.keep_backup) == ("destroy", True)
+        assert "remove" in o.get("/operator/").content.decode()
+        assert o.post(f"/operator/orders/{pending.pk}/approve/").status_code == 302
+        assert worker().state == "done"
+        shown = json.loads(site.run("show", "shop", "--json").stdout)
+        assert shown["hosting"]["state"] == "destroyed" and shown["backup"]["state"] != "destroyed"
+        assert "Start hosting machine" not in a.get("/pairs/shop/").content.decode()
+    assert [(e.actor, e.action) for e in m.AuditEvent.objects.order_by("id")] == [
+        ("alice", "order"), ("xenpair", "approve"), ("alice", "start"), ("alice", "stop"), ("alice", "rebuild"),
+        ("xenpair", "approve"), ("alice", "destroy"), ("op", "approve")]

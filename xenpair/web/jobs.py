@@ -153,8 +153,8 @@ def _carry_out(site, job: Job, log: JobLog) -> dict | None:
         from xenpair.core.rebuild import plan_rebuild
 
         tier = show_pair(site, job.name)[0].tier
-        return apply(plan_rebuild(site, tier, job.name, None, log, stop=True, start=True, mail=p.get("mail", True),
-                                  wait=wait, authorized_keys=keys)).to_dict()
+        return apply(plan_rebuild(site, tier, job.name, None, log, stop=True, start=p.get("start", True),
+                                  mail=p.get("mail", True), wait=wait, authorized_keys=keys)).to_dict()
     if job.action == "destroy":
         from xenpair.core.destroy import plan_destroy
 
@@ -169,7 +169,7 @@ def _carry_out(site, job: Job, log: JobLog) -> dict | None:
     if job.action in ("start", "stop"):
         result = {"ok": True, job.action: _power(site, job, log, job.action, ("hosting",))}
         result["ok"] = not any(result[job.action].values())
-        if job.action == "start" and result["ok"]:
+        if job.action == "start" and result["ok"] and wait:
             ready = apply(plan_wait(site, job.name, wait, log, kinds=["hosting"])).to_dict()
             result |= {"ok": ready.pop("ok"), "ready": {k: v for k, v in ready.items() if k != "name"}}
         return result
