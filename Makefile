@@ -11,9 +11,10 @@ MIRROR ?= $(shell tests/tools/apt-mirror bookworm)
 # --no-install-recommends: with Recommends, xen-tools pulls in the hypervisor and grub-xen-host,
 # which changes this machine's boot menu.
 # qemu-system-x86: the tests boot built guests under QEMU in place of Xen (tests/tools/qemu-xl)
+# chromium: the browser the web tests drive with Playwright (Debian's, never a downloaded one)
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
                libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl shellcheck \
-               qemu-system-x86 iproute2
+               qemu-system-x86 iproute2 chromium
 
 .PHONY: all deps venv lint test aptcache demo demo-dir bench clean-demo
 all: test

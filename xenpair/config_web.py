@@ -10,10 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 from xenpair.config_roles import AbsPath
 
 
+class Postgresql(BaseModel):
+    """Instead of SQLite, for sites that run PostgreSQL (pip install 'xenpair[web,postgresql]')."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=63)
+    user: str = Field(min_length=1, max_length=63)
+    host: str = Field(default="", max_length=253, description="empty: the local Unix socket")
+    port: Annotated[int, Strict()] = Field(default=5432, ge=1, le=65535)
+    password_file: AbsPath | None = None
+
+
 class Web(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     database: AbsPath = "/var/lib/xenpair/web/db.sqlite3"
+    postgresql: Postgresql | None = None
+    static_dir: AbsPath = "/var/lib/xenpair/web/static"
     secret_key_file: AbsPath = "/var/lib/xenpair/web/secret_key"
     allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
     login_failures: Annotated[int, Strict()] = Field(default=5, ge=1, le=100)

@@ -9,8 +9,9 @@ web_app = typer.Typer(help="The self-service web pages and their worker (pip ins
                       no_args_is_help=True)
 
 
-def _django(ctx: typer.Context) -> None:
-    """Django set up from the same site config the CLI reads (its web: section)."""
+def _django(ctx: typer.Context, migrated: bool = True) -> None:
+    """Django set up from the same site config the CLI reads (its web: section); MIGRATED: refuse
+    a database that `xenpair web migrate` has not brought to this xenpair's schema."""
     from xenpair.errors import BadInput
 
     try:
@@ -22,15 +23,36 @@ def _django(ctx: typer.Context) -> None:
         os.environ["XENPAIR_CONFIG"] = ctx.obj["config"]
     os.environ["DJANGO_SETTINGS_MODULE"] = "xenpair.web.settings"
     django.setup()
+    if migrated:
+        from django.db import DatabaseError, connection
+        from django.db.migrations.executor import MigrationExecutor
+
+        try:
+            executor = MigrationExecutor(connection)
+            todo = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as e:
+            raise BadInput(f"cannot open the web database: {e}", where=_where(),
+                           hint="check web.database (or web.postgresql) in the config") from None
+        if todo:
+            raise BadInput(f"the web database is not at this xenpair's schema ({len(todo)} migration(s) to apply)",
+                           where=_where(), hint="run 'xenpair web migrate' (after every install or upgrade)")
+
+
+def _where() -> str:
+    from django.conf import settings
+
+    return f"{settings.CONFIG_PATH or 'the default config'}: web (database {settings.DATABASES['default']['NAME']})"
 
 
 @web_app.command("migrate")
 def migrate(ctx: typer.Context) -> None:
-    """Create or update the web database (web.database) to this xenpair's schema."""
-    _django(ctx)
+    """Create or update the web database to this xenpair's schema, and collect the static files
+    (the admin's CSS) into web.static_dir. Run it after every install or upgrade."""
+    _django(ctx, migrated=False)
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=1)
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 @web_app.command("worker")
@@ -44,6 +66,52 @@ def worker(ctx: typer.Context, once: Annotated[bool, typer.Option(
 
     ran = jobs.work(ctx.obj["config"], settings.WEB.heartbeat, once=once)
     print(f"xenpair web worker: {ran} job(s) run")
+
+
+@web_app.command("user")
+def user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    operator: Annotated[bool, typer.Option(
+        "--operator", help="An operator (approves orders, the admin pages).")] = False,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (default: a new account gets a "
+                                 "generated one, printed once; an existing one keeps its password).")] = False,
+    max_pairs: Annotated[int | None, typer.Option("--max-pairs", min=0, max=10000)] = None,
+    external_ips: Annotated[int | None, typer.Option("--external-ips", min=0, max=10000,
+                                                     help="How many pairs may have an external IP.")] = None,
+    package: Annotated[list[str] | None, typer.Option(
+        "--package", help="A package tier the customer may order (repeat it; none given: unchanged; "
+                          "an empty allowance means every tier).")] = None,
+    auto_approve: Annotated[bool | None, typer.Option("--auto-approve/--no-auto-approve")] = None,
+    may_rebuild: Annotated[bool | None, typer.Option(
+        "--may-rebuild/--no-may-rebuild", help="Rebuild the hosting machine without an operator.")] = None,
+    may_remove: Annotated[bool | None, typer.Option(
+        "--may-remove/--no-may-remove", help="Remove a pair without an operator.")] = None,
+) -> None:
+    """Create or update a customer (with their allowance) or an operator."""
+    import sys
+
+    from xenpair.errors import BadInput
+
+    allowance = {"max_pairs": max_pairs, "external_ips": external_ips, "packages": package,
+                 "auto_approve": auto_approve, "may_rebuild": may_rebuild, "may_remove": may_remove}
+    if operator and any(v is not None for v in allowance.values()):
+        raise BadInput("an operator has no allowance", hint="leave out --max-pairs, --package, ... with --operator")
+    if package:
+        from xenpair.core.site import open_site
+
+        tiers = open_site(ctx.obj["config"]).tiers
+        unknown = [p for p in package if p not in tiers]
+        if unknown:
+            raise BadInput(f"no package tier {unknown[0]!r}", hint=f"the tiers: {', '.join(tiers)}")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    _django(ctx)
+    from xenpair.web.accounts import set_user
+
+    created, generated = set_user(name, operator, password, allowance)
+    print(f"{'created' if created else 'updated'} {'operator' if operator else 'customer'} {name}"
+          + (f"; password: {generated}" if generated else ""))
 
 
 @web_app.command("serve")
@@ -73,7 +141,7 @@ def serve(
 @web_app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def manage(ctx: typer.Context) -> None:
     """Django's manage.py commands for this site, e.g. `xenpair web manage createsuperuser`."""
-    _django(ctx)
+    _django(ctx, migrated=False)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["xenpair web manage", *ctx.args])

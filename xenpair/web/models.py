@@ -69,6 +69,10 @@ class Job(models.Model):
     log = models.TextField(blank=True)
     result = models.JSONField(null=True, blank=True)
 
+    @property
+    def took_s(self) -> int | None:
+        return round((self.finished - self.created).total_seconds()) if self.finished else None
+
 
 class AuditEvent(models.Model):
     when = models.DateTimeField(auto_now_add=True, db_index=True)

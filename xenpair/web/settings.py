@@ -10,6 +10,12 @@ CONFIG, CONFIG_PATH = load_config(os.environ.get("XENPAIR_CONFIG") or None)
 WEB = CONFIG.web
 
 
+def _private(p: Path) -> Path:
+    if p.stat().st_mode & 0o077:
+        raise RuntimeError(f"{p} is readable by others: chmod 600 it")
+    return p
+
+
 def _secret_key(path: str) -> str:
     """Made once (0600) on first use; a key readable by others would let them forge sessions."""
     p = Path(path)
@@ -18,9 +24,20 @@ def _secret_key(path: str) -> str:
         fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(50))
-    if p.stat().st_mode & 0o077:
-        raise RuntimeError(f"{p} is readable by others: chmod 600 it")
-    return p.read_text().strip()
+    return _private(p).read_text().strip()
+
+
+def _databases(web) -> dict:
+    if web.postgresql is None:
+        # several workers and the web server write: wait for the lock, do not fail
+        return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": web.database,
+                            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"}}}
+    pg = web.postgresql
+    return {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": pg.name, "USER": pg.user,
+                        "HOST": pg.host, "PORT": str(pg.port),
+                        "PASSWORD": _private(Path(pg.password_file)).read_text().strip() if pg.password_file else "",
+                        # claim() is one conditional UPDATE: READ COMMITTED (the default) is enough
+                        "CONN_MAX_AGE": 60}}
 
 
 SECRET_KEY = _secret_key(WEB.secret_key_file)
@@ -28,16 +45,21 @@ DEBUG = False
 ALLOWED_HOSTS = list(WEB.allowed_hosts)
 INSTALLED_APPS = [
     "django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
-    "django.contrib.messages", "axes", "xenpair.web",
+    "django.contrib.messages", "django.contrib.staticfiles", "axes", "xenpair.web",
 ]
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware", "django.contrib.sessions.middleware.SessionMiddleware",
+    # whitenoise: the admin's CSS from gunicorn itself (cacheable, compressed), no nginx alias needed
+    "django.middleware.security.SecurityMiddleware", "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware", "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware", "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware", "axes.middleware.AxesMiddleware",
 ]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [{"NAME": f"django.contrib.auth.password_validation.{v}"} for v in (
+    "UserAttributeSimilarityValidator", "CommonPasswordValidator", "NumericPasswordValidator")] + [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}}]
 AXES_FAILURE_LIMIT = WEB.login_failures
 AXES_COOLOFF_TIME = 1            # hours
 ROOT_URLCONF = "xenpair.web.urls"
@@ -45,13 +67,14 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
               "OPTIONS": {"context_processors": ["django.template.context_processors.request",
                                                  "django.contrib.auth.context_processors.auth",
                                                  "django.contrib.messages.context_processors.messages"]}}]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": WEB.database,
-                         # several workers and the web server write: wait for the lock, do not fail
-                         "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"}}}
+DATABASES = _databases(WEB)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
+STATIC_ROOT = WEB.static_dir              # `xenpair web migrate` collects the admin's files here
+STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
