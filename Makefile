@@ -1,5 +1,6 @@
 # xenpair — the two commands of the README do all the set-up on a fresh Debian bookworm (root):
 #   make demo   create a real pair on this machine under /var/tmp/xenpair-demo
+#   make web-demo   the self-service pages on 127.0.0.1:8080 with that demo site
 #   make test   the whole test suite (.ci/run calls it)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +17,7 @@ APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh
                libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl shellcheck \
                qemu-system-x86 iproute2 chromium
 
-.PHONY: all deps venv lint test aptcache demo demo-dir bench clean-demo
+.PHONY: all deps venv lint test aptcache demo demo-dir web-demo bench clean-demo
 all: test
 
 deps:
@@ -92,6 +93,21 @@ bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
 	$(VENV)/bin/python bench/registry.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/ready.py
 	$(VENV)/bin/python bench/images.py --mirror $(MIRROR)
+
+# the self-service pages on 127.0.0.1 with the demo site: credentials printed, builds for real
+WEB_LISTEN ?= 127.0.0.1:8080
+web-demo: export XDG_CACHE_HOME = $(DEMO_DIR)/cache
+web-demo: deps venv demo-dir $(DEMO_DIR)/images/.bookworm-linked
+	mkdir -p $(DEMO_DIR)/xen
+	{ cat xenpair/examples/demo.yaml; \
+	  echo "web:"; \
+	  echo "  database: $(DEMO_DIR)/web/db.sqlite3"; \
+	  echo "  secret_key_file: $(DEMO_DIR)/web/secret_key"; \
+	  echo "  static_dir: $(DEMO_DIR)/web/static"; \
+	  echo "  allowed_hosts: [127.0.0.1, localhost]"; \
+	  echo "  start: false                 # no Xen hypervisor here: build only, like make demo"; \
+	} > $(DEMO_DIR)/web-demo.yaml
+	tests/tools/web-demo $(VENV)/bin/xenpair $(DEMO_DIR)/web-demo.yaml $(WEB_LISTEN)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -32,3 +32,6 @@ class Web(BaseModel):
     allowed_hosts: list[str] = ["localhost", "127.0.0.1"]
     login_failures: Annotated[int, Strict()] = Field(default=5, ge=1, le=100)
     heartbeat: Annotated[float, Strict()] = Field(default=5.0, gt=0, le=600)
+    # start the machines after a build or rebuild and wait until they are ready (false: build
+    # only, e.g. a demo on a machine without a Xen hypervisor)
+    start: Annotated[bool, Strict()] = True

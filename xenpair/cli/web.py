@@ -131,6 +131,8 @@ def serve(
             self.cfg.set("bind", listen)
             self.cfg.set("workers", workers)
             self.cfg.set("forwarded_allow_ips", "127.0.0.1")     # X-Forwarded-Proto from the local proxy only
+            if "control_socket_disable" in self.cfg.settings:      # gunicorn >= 25.1: no socket in $HOME
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return get_wsgi_application()

@@ -7,6 +7,7 @@ before it builds (an allowance can shrink in between). A refusal says which limi
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -111,9 +112,11 @@ def approve(order: Order, operator, address: str | None = None) -> Job:
         if Order.objects.filter(pk=order.pk, state="pending").update(
                 state="approved", decided_by=operator, decided=timezone.now()) != 1:
             raise BadInput(f"the order for {order.name} was decided already")
-        params = {"customer": order.customer.pk, "ssh_keys": order.ssh_keys, "wait": 0}
+        start = settings.WEB.start
+        params = {"customer": order.customer.pk, "ssh_keys": order.ssh_keys, "wait": 0 if start else None,
+                  "start": start}
         if order.action == "create":
-            params |= {"package": order.package, "external_ip": order.external_ip, "start": True}
+            params |= {"package": order.package, "external_ip": order.external_ip}
         elif order.action == "destroy":
             params["keep_backup"] = order.keep_backup
         job = Job.objects.create(order=order, customer=order.customer, action=order.action, name=order.name,
