@@ -64,12 +64,14 @@ def order(request):
 
 @login_required
 def pair(request, name: str):
-    view = pairs.one(None if request.user.is_staff else _customer(request), name)
+    customer = None if request.user.is_staff else _customer(request)
+    view = pairs.one(customer, name)
     if view is None:
         raise Http404("no such pair")
     jobs = Job.objects.filter(name=name).order_by("-created")[:10]
     return render(request, "xenpair_web/pair.html", {
-        "pair": view, "jobs": jobs, "machines": [("hosting", view["hosting"]), ("backup", view["backup"])]})
+        "pair": view, "jobs": jobs, "customer": customer,
+        "machines": [("hosting", view["hosting"]), ("backup", view["backup"])]})
 
 
 @login_required
@@ -133,7 +135,7 @@ def operator(request):
     return render(request, "xenpair_web/operator.html", {
         "pending": Order.objects.filter(state="pending").select_related("customer__user").order_by("created"),
         "jobs": Job.objects.select_related("customer__user").order_by("-created")[:50],
-        "pairs": pairs.views({p.name: p for p in orders.Pair.objects.select_related("customer__user")})})
+        "pairs": pairs.every()})
 
 
 @staff_member_required
