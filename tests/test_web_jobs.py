@@ -387,3 +387,23 @@ def test_a_customer_starts_stops_rebuilds_and_removes_their_pair(site, shop, fak
     assert [(e.actor, e.action) for e in m.AuditEvent.objects.order_by("id")] == [
         ("alice", "order"), ("xenpair", "approve"), ("alice", "start"), ("alice", "stop"), ("alice", "rebuild"),
         ("xenpair", "approve"), ("alice", "destroy"), ("op", "approve")]
+
+
+def test_the_audit_log_has_the_clients_address_behind_the_local_proxy(shop):
+    from django.test import Client
+
+    m, alice, key = shop
+    alice.max_pairs = 3
+    alice.save()
+    c = Client()
+    c.force_login(alice.user)
+    # nginx on this host: REMOTE_ADDR is loopback, the client is the last X-Forwarded-For entry
+    c.post("/order/", {"name": "a1", "package": "small", "ssh_keys": key}, REMOTE_ADDR="127.0.0.1",
+           HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.5")
+    # anyone else: the header is theirs to invent, REMOTE_ADDR counts
+    c.post("/order/", {"name": "a2", "package": "small", "ssh_keys": key}, REMOTE_ADDR="198.51.100.7",
+           HTTP_X_FORWARDED_FOR="203.0.113.5")
+    c.post("/order/", {"name": "a3", "package": "small", "ssh_keys": key}, REMOTE_ADDR="::1",
+           HTTP_X_FORWARDED_FOR="not-an-address")
+    assert [(e.target, e.address) for e in m.AuditEvent.objects.order_by("id")] == [
+        ("a1", "203.0.113.5"), ("a2", "198.51.100.7"), ("a3", "::1")]

@@ -5,12 +5,13 @@ turns it into a job — and every change made here goes to the audit log with th
 from django.contrib import admin
 
 from xenpair.web import models
+from xenpair.web.client import client_address
 from xenpair.web.orders import audit
 
 
 class Audited(admin.ModelAdmin):
     def _audit(self, request, obj, action: str, message) -> None:
-        audit(request.user, f"admin {action} {obj._meta.verbose_name}", str(obj)[:200], request.META.get("REMOTE_ADDR"),
+        audit(request.user, f"admin {action} {obj._meta.verbose_name}", str(obj)[:200], client_address(request),
               str(message)[:400] if message else "")
 
     def log_addition(self, request, obj, message):

@@ -62,6 +62,7 @@ AUTH_PASSWORD_VALIDATORS = [{"NAME": f"django.contrib.auth.password_validation.{
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}}]
 AXES_FAILURE_LIMIT = WEB.login_failures
 AXES_COOLOFF_TIME = 1            # hours
+AXES_CLIENT_IP_CALLABLE = "xenpair.web.client.client_address"     # behind nginx: the client's, not 127.0.0.1
 ROOT_URLCONF = "xenpair.web.urls"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
               "OPTIONS": {"context_processors": ["django.template.context_processors.request",

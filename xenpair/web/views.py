@@ -27,7 +27,9 @@ def _refused(request, e: BadInput) -> None:
 
 
 def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    from xenpair.web.client import client_address
+
+    return client_address(request)
 
 
 @login_required
