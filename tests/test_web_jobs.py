@@ -118,6 +118,31 @@ def test_a_killed_worker_leaves_its_job_failed_with_repair_named(site, web, tmp_
     assert shown.returncode == 0 and "creating" in shown.stdout
 
 
+def test_a_stopped_worker_records_its_job_failed_and_exits(site, web, tmp_path):
+    """SIGTERM (systemctl stop) in the middle of a build: the core stops the build as for the
+    CLI, the job says why and names repair, the worker exits 143."""
+    Job = web[1].Job
+    slow = tmp_path / "slow-xen-create-image"
+    slow.write_text("#!/bin/sh\nsleep 319\nexec xen-create-image \"$@\"\n")
+    slow.chmod(0o755)
+    site.config["xen_create_image"]["command"] = str(slow)
+    site.write_config()
+    job = Job.objects.create(action="create", name="cut", params={"package": "small", "mail": False})
+    worker = site.popen("web", "worker")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and subprocess.run(["pgrep", "-f", str(slow)],
+                                                         capture_output=True).returncode != 0:
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 143, err
+    assert subprocess.run(["pgrep", "-f", str(slow)], capture_output=True).returncode == 1   # build stopped
+    job.refresh_from_db()
+    assert job.state == "failed" and job.finished
+    assert "the worker was stopped (SIGTERM)" in job.log and "'xenpair repair cut'" in job.log, job.log
+    assert "failed" in site.run("show", "cut").stdout
+
+
 @pytest.fixture
 def shop(web, tmp_path):
     """A clean database with one customer (1 pair, no external IP) and a public key."""

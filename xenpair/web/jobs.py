@@ -106,6 +106,10 @@ def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
         result = _without_passwords(_carry_out(site, job, log))
         state = "done" if result is None or result.get("ok", True) else "failed"
         log.add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
+    except KeyboardInterrupt as e:       # SIGTERM (systemctl stop) or Ctrl-C: the core stopped the builds
+        log.add(f"failed: the worker was stopped ({e}); the pair's state is in the registry: finish it with "
+                f"'xenpair repair {job.name}'")
+        raise
     except XenpairError as e:
         log.add(f"failed: {e}")
     except Exception as e:       # the job's log says what, the worker goes on with the next job
