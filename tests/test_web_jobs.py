@@ -26,6 +26,8 @@ def web(tmp_path_factory):
     d = tmp_path_factory.mktemp("web")
     section = {"database": str(d / "db.sqlite3"), "secret_key_file": str(d / "secret_key"), "heartbeat": 0.5,
                "allowed_hosts": ["testserver", "127.0.0.1"]}
+    if os.environ.get("XENPAIR_TEST_POSTGRESQL"):     # {"name": ..., "user": ..., ...}: this module on PostgreSQL
+        section["postgresql"] = json.loads(os.environ["XENPAIR_TEST_POSTGRESQL"])
     cfg = d / "config.yaml"
     # the pages in this process read this config's registry (none yet: no pairs); the worker and
     # `serve` run with the site's config
@@ -432,3 +434,60 @@ def test_the_audit_log_has_the_clients_address_behind_the_local_proxy(shop):
            HTTP_X_FORWARDED_FOR="not-an-address")
     assert [(e.target, e.address) for e in m.AuditEvent.objects.order_by("id")] == [
         ("a1", "203.0.113.5"), ("a2", "198.51.100.7"), ("a3", "::1")]
+
+
+def test_orders_for_one_name_at_the_same_moment_one_wins(shop):
+    """Eight customers order the same name at once (threads, each its own database connection):
+    the name's unique row decides, the others are told it is taken."""
+    import threading
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from xenpair.errors import BadInput
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    customers = [m.Customer.objects.create(user=User.objects.create_user(f"c{i}", password="p" * 20), max_pairs=1)
+                 for i in range(8)]
+    start, results = threading.Barrier(8), {}
+
+    def order(c):
+        try:
+            start.wait()
+            results[c.pk] = orders.place(c, "same", "small", None, key)
+        except BadInput as e:
+            results[c.pk] = str(e)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=order, args=(c,)) for c in customers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    won = [r for r in results.values() if not isinstance(r, str)]
+    assert len(won) == 1 and len(results) == 8
+    assert all("the name 'same' is taken" in r for r in results.values() if isinstance(r, str))
+    assert m.Pair.objects.get(name="same").customer_id == won[0].customer_id
+
+
+def test_two_workers_building_at_once_get_different_addresses(site, shop):
+    from django.contrib.auth.models import User
+
+    from xenpair.web import orders
+
+    m, alice, key = shop
+    bob = m.Customer.objects.create(user=User.objects.create_user("bob", password="y" * 20), max_pairs=1)
+    op = User.objects.create_user("op", password="z" * 20, is_staff=True)
+    for customer, name in ((alice, "one"), (bob, "two")):
+        job = orders.approve(orders.place(customer, name, "small", None, key), op)
+        job.params |= {"start": False, "wait": None, "mail": False}
+        job.save()
+    workers = [site.popen("web", "worker", "--once") for _ in range(2)]
+    for w in workers:
+        w.communicate(timeout=300)
+    assert [j.state for j in m.Job.objects.order_by("id")] == ["done", "done"], [j.log for j in m.Job.objects.all()]
+    rows = [line.split(";") for line in site.hosting_csv.read_text().splitlines()[1:]]
+    addresses = {r[1].split(".")[0]: r[0] for r in rows if r[1].startswith(("one.", "two."))}
+    assert len(addresses) == 2 and addresses["one"] != addresses["two"], addresses

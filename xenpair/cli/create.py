@@ -11,7 +11,6 @@ EPILOG = ("Fully scripted: xenpair create package2 customer42 203.0.113.10 --yes
           "Preview only: xenpair create 2 customer42 --dry-run. "
           "Rebuild: xenpair create 2 customer42 --overwrite [--rebuild-backup] [--stop]. "
           "On a terminal, whatever is missing is asked.")
-MAX_REPLANS = 50
 SCRIPTED = "PACKAGE NAME, --no-external-ip or EXTERNAL_IP, --start or --no-start, --yes"
 
 
@@ -61,8 +60,7 @@ def create(
 ) -> None:
     """Create a hosting + backup pair: allocate N, build both machines at once, record them."""
     from xenpair.cli import progress, render
-    from xenpair.core.create import Stale, plan_create
-    from xenpair.core.plan import apply
+    from xenpair.core.create import apply_replanning, plan_create
     from xenpair.core.rebuild import plan_rebuild
     from xenpair.core.site import open_site
     from xenpair.core.validate import check_name
@@ -102,19 +100,14 @@ def create(
         return
     if not yes:
         _confirm(plan.to_dict(), overwrite, json_out)
-    for _ in range(MAX_REPLANS):
-        try:
-            with shown:
-                result = apply(plan)
-            break
-        except Stale:
-            if not yes:
-                raise BadInput("another xenpair took the planned address while you were deciding",
-                               hint="run the command again; nothing was created") from None
-            plan = make_plan()
-    else:
-        raise BadInput("the registry kept changing while reserving an address",
-                       hint="too many xenpair runs at once; run again")
+    def replan():
+        if not yes:
+            raise BadInput("another xenpair took the planned address while you were deciding",
+                           hint="run the command again; nothing was created")
+        return make_plan()
+
+    with shown:
+        result = apply_replanning(plan, replan)
     render.pair_result(result.to_dict(), json_out)
     if not result.ok:
         raise typer.Exit(130 if (result.stopped_at or {}).get("interrupted") else 1)

@@ -31,17 +31,25 @@ def _django(ctx: typer.Context, migrated: bool = True) -> None:
             executor = MigrationExecutor(connection)
             todo = executor.migration_plan(executor.loader.graph.leaf_nodes())
         except DatabaseError as e:
-            raise BadInput(f"cannot open the web database: {e}", where=_where(),
-                           hint="check web.database (or web.postgresql) in the config") from None
+            raise _unreachable(e) from None
         if todo:
             raise BadInput(f"the web database is not at this xenpair's schema ({len(todo)} migration(s) to apply)",
                            where=_where(), hint="run 'xenpair web migrate' (after every install or upgrade)")
 
 
+def _unreachable(e: Exception):
+    from xenpair.errors import Failed
+
+    return Failed(f"cannot open the web database: {str(e).strip().splitlines()[0]}", where=_where(),
+                  hint="check web.database (or web.postgresql) in the config, and that the database server runs")
+
+
 def _where() -> str:
     from django.conf import settings
 
-    return f"{settings.CONFIG_PATH or 'the default config'}: web (database {settings.DATABASES['default']['NAME']})"
+    db = settings.DATABASES["default"]
+    server = f" on {db.get('HOST') or 'the local socket'}" if "postgresql" in db["ENGINE"] else ""
+    return f"{settings.CONFIG_PATH or 'the default config'}: web (database {db['NAME']}{server})"
 
 
 @web_app.command("migrate")
@@ -50,8 +58,12 @@ def migrate(ctx: typer.Context) -> None:
     (the admin's CSS) into web.static_dir. Run it after every install or upgrade."""
     _django(ctx, migrated=False)
     from django.core.management import call_command
+    from django.db import DatabaseError
 
-    call_command("migrate", interactive=False, verbosity=1)
+    try:
+        call_command("migrate", interactive=False, verbosity=1)
+    except DatabaseError as e:
+        raise _unreachable(e) from None
     call_command("collectstatic", interactive=False, verbosity=0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from xenpair.adapters.registry import Row, Snapshot, now, short_name
@@ -31,6 +32,24 @@ from xenpair.errors import AlreadyExists, BadInput, Failed, XenpairError
 
 class Stale(XenpairError):
     """The registry changed between planning and reserving (another xenpair got there first)."""
+
+
+MAX_REPLANS = 50
+
+
+def apply_replanning(plan: Plan, replan: Callable[[], Plan]):
+    """Apply a create's PLAN; when another xenpair took its address in between (Stale: nothing
+    was reserved or built), make a new plan with REPLAN and apply that — at most MAX_REPLANS
+    times. The CLI and the web worker both build through this."""
+    from xenpair.core.plan import apply
+
+    for _ in range(MAX_REPLANS):
+        try:
+            return apply(plan)
+        except Stale:
+            plan = replan()
+    raise BadInput("the registry kept changing while reserving an address",
+                   hint="too many xenpair runs at once; run again")
 
 
 def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,

@@ -147,11 +147,15 @@ def _carry_out(site, job: Job, log: JobLog) -> dict | None:
     if wait == 0:                               # 0: the site's ready.timeout
         wait = site.config.ready.timeout
     if job.action == "create":
-        from xenpair.core.create import plan_create
+        from xenpair.core.create import apply_replanning, plan_create
 
         _recheck_allowance(job)
-        return apply(plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
-                                 mail=p.get("mail", True), wait=wait, authorized_keys=keys)).to_dict()
+
+        def plan():                 # again when another build took the address meanwhile
+            return plan_create(site, p["package"], job.name, p.get("external_ip"), log, start=bool(p.get("start")),
+                               mail=p.get("mail", True), wait=wait, authorized_keys=keys)
+
+        return apply_replanning(plan(), plan).to_dict()
     if job.action == "rebuild":                 # the hosting machine only: the backups stay
         from xenpair.core.query import show_pair
         from xenpair.core.rebuild import plan_rebuild
