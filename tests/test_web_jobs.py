@@ -411,9 +411,13 @@ def test_a_customer_starts_stops_rebuilds_and_removes_their_pair(site, shop, fak
         shown = json.loads(site.run("show", "shop", "--json").stdout)
         assert shown["hosting"]["state"] == "destroyed" and shown["backup"]["state"] != "destroyed"
         assert "Start hosting machine" not in a.get("/pairs/shop/").content.decode()
-    assert [(e.actor, e.action) for e in m.AuditEvent.objects.order_by("id")] == [
-        ("alice", "order"), ("xenpair", "approve"), ("alice", "start"), ("alice", "stop"), ("alice", "rebuild"),
-        ("xenpair", "approve"), ("alice", "destroy"), ("op", "approve")]
+    events = [(e.actor, e.action, e.result.split(" (worker")[0]) for e in m.AuditEvent.objects.order_by("id")]
+    assert [e[:2] for e in events] == [
+        ("alice", "order"), ("xenpair", "approve"), ("xenpair", "create"), ("alice", "start"), ("xenpair", "start"),
+        ("alice", "stop"), ("xenpair", "stop"), ("alice", "rebuild"), ("xenpair", "approve"), ("xenpair", "rebuild"),
+        ("alice", "destroy"), ("op", "approve"), ("xenpair", "destroy")]
+    assert all(result.endswith(" done") for actor, action, result in events
+               if actor == "xenpair" and action != "approve"), events
 
 
 def test_the_audit_log_has_the_clients_address_behind_the_local_proxy(shop):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from xenpair.cli.progress import PlainProgress
 from xenpair.web.models import Job
+from xenpair.web.orders import audit
 
 MISSED_BEATS = 3
 
@@ -121,6 +122,7 @@ def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
             site.close()
         _flush(job, log)
         Job.objects.filter(pk=job.pk).update(state=state, result=result, finished=timezone.now())
+        audit(None, job.action, job.name, None, f"job {job.pk} {state} (worker {job.worker})")
     job.refresh_from_db()
     return job
 
