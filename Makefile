@@ -93,6 +93,7 @@ bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
 	$(VENV)/bin/python bench/registry.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/ready.py
 	$(VENV)/bin/python bench/images.py --mirror $(MIRROR)
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/web.py
 
 # the self-service pages on 127.0.0.1 with the demo site: credentials printed, builds for real
 WEB_LISTEN ?= 127.0.0.1:8080
