@@ -46,6 +46,11 @@ $(TEST_CACHE)/images/.bookworm-built: | deps venv
 	$(VENV)/bin/xenpair --config $(TEST_CACHE)/image-cache.yaml image build bookworm --host hosting --mirror $(MIRROR)
 	touch $@
 
+# the Ganeti virtual cluster's root (Debian's ganeti in a debootstrapped bookworm, about 40 s once)
+$(TEST_CACHE)/ganeti-chroot: | deps
+	mkdir -p -m 0700 $(TEST_CACHE)
+	tests/tools/make-ganeti-chroot $@ $(MIRROR)
+
 # the tests unpack that image's root (newest version) as their guests' root
 $(TEST_CACHE)/bookworm-rootfs.tar: $(TEST_CACHE)/images/.bookworm-built
 	ln -f "$$(ls $(TEST_CACHE)/images/bookworm/*.tar | tail -n 1)" $@
@@ -70,8 +75,9 @@ $(DEMO_DIR)/images/.bookworm-linked: $(TEST_CACHE)/images/.bookworm-built | demo
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench
 
-test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache lint
-	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar XENPAIR_TEST_APT=$(TEST_CACHE)/apt $(VENV)/bin/pytest
+test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache $(TEST_CACHE)/ganeti-chroot lint
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar XENPAIR_TEST_APT=$(TEST_CACHE)/apt \
+	  XENPAIR_TEST_GANETI_CHROOT=$(TEST_CACHE)/ganeti-chroot $(VENV)/bin/pytest
 
 # what apt fetches to install the roles' packages, recorded once (the tests replay it offline);
 # the tool skips the work when its record still matches the rootfs and the package lists

@@ -1,0 +1,154 @@
+"""A real Ganeti cluster for the tests: Debian's ganeti 3.0.2 as a *virtual cluster* (Ganeti's
+own mode for several nodes on one machine: GANETI_ROOTDIR/GANETI_HOSTNAME per node) with the
+`fake` hypervisor — no Xen runs here, and the fake hypervisor is the STAND-IN Ganeti itself
+ships for that.
+
+* The root is the cached chroot from tests/tools/make-ganeti-chroot, used through an overlay
+  mount (the cache is never written).
+* Its daemons run in a PID namespace of their own (they all end with it) and the tests' mount
+  namespace; the network is the tests' own namespace: a bridge `gntbr0` with documentation
+  addresses only — nodes 192.0.2.10-13 (node1..node4), the cluster address 192.0.2.1 (on `lo`,
+  put there by Ganeti's master-ip-setup), the bridge 192.0.2.254.
+* Two node groups of two nodes (hail wants N+1): `hosting` (node1, node2) and `backup` (node3,
+  node4); two networks, `hosting-net` 198.51.100.0/24 and `backup-net` 203.0.113.0/24, each
+  connected to its group; `file` and `diskless` disk templates.
+* RAPI on node1 (192.0.2.10:5080, TLS with the cluster's own certificate) with a user `xenpair`
+  that may write.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NODES = {"node1": "192.0.2.10", "node2": "192.0.2.11", "node3": "192.0.2.12", "node4": "192.0.2.13"}
+CLUSTER_IP, BRIDGE, BRIDGE_IP = "192.0.2.1", "gntbr0", "192.0.2.254"
+GROUPS = {"hosting": ["node1", "node2"], "backup": ["node3", "node4"]}
+NETWORKS = {"hosting-net": ("198.51.100.0/24", "198.51.100.1", "hosting"),
+            "backup-net": ("203.0.113.0/24", "203.0.113.1", "backup")}
+VCLUSTER = "/srv/vcluster"
+# instance policy bounds small enough for test instances (vcluster-setup's suggestion)
+BOUNDS = ("min:disk-size=0,cpu-count=1,disk-count=0,memory-size=1,nic-count=0,spindle-use=0"
+          "/max:disk-size=1048576,cpu-count=8,disk-count=16,memory-size=32768,nic-count=8,spindle-use=12")
+
+SETUP = r"""#!/bin/bash
+# runs inside the chroot, PID 1 of the cluster's PID namespace
+set -eu
+exec >/xenpair-cluster.log 2>&1
+set -x
+cat >/etc/hosts <<HOSTS
+127.0.0.1 localhost
+{hosts}
+HOSTS
+mkdir -p /run/sshd /root/.ssh
+ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/id_ed25519
+cp /root/.ssh/id_ed25519.pub /root/.ssh/authorized_keys
+ssh-keygen -A
+/usr/sbin/sshd {listen}
+mkdir -p {vc}
+/usr/lib/ganeti/tools/vcluster-setup -E -N -c {count} -p 192.0.2 {vc}
+cd {vc}
+for n in {nodes}; do
+  echo /srv/ganeti/file-storage >$n/etc/ganeti/file-storage-paths
+  mkdir -p $n/srv/ganeti/file-storage $n/srv/ganeti/os
+done
+node1/cmd gnt-cluster init --no-etc-hosts --no-ssh-init --master-netdev=lo \
+  --enabled-disk-templates=file,diskless --enabled-hypervisors=fake \
+  --file-storage-dir=/srv/ganeti/file-storage \
+  --ipolicy-bounds-specs={bounds} \
+  cluster
+for n in {others}; do node1/cmd gnt-node add --no-ssh-key-check $n; done
+{groups}
+{networks}
+mkdir -p node1/var/lib/ganeti/rapi
+printf 'xenpair %s write\n' "$(cat /xenpair-rapi-password)" >node1/var/lib/ganeti/rapi/users
+touch /xenpair-cluster-ready
+exec sleep infinity
+"""
+
+
+@dataclass
+class Cluster:
+    chroot: Path                 # the cached root (read only)
+    work: Path
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    proc: subprocess.Popen | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.work / "root"
+
+    @property
+    def rapi_url(self) -> str:
+        return f"https://{NODES['node1']}:5080"
+
+    @property
+    def rapi_cert(self) -> Path:
+        return self.root / VCLUSTER.lstrip("/") / "node1/var/lib/ganeti/rapi.pem"
+
+    def node_dir(self, node: str) -> Path:
+        return self.root / VCLUSTER.lstrip("/") / node
+
+    def start(self, timeout: float = 180) -> Cluster:
+        for d in ("up", "ovl", "root"):
+            (self.work / d).mkdir(parents=True)
+        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={self.chroot},upperdir={self.work / 'up'},workdir={self.work / 'ovl'}",
+                        str(self.root)], check=True)
+        _ip("link", "add", BRIDGE, "type", "bridge")
+        _ip("addr", "add", f"{BRIDGE_IP}/24", "dev", BRIDGE)
+        for address in NODES.values():
+            _ip("addr", "add", f"{address}/32", "dev", BRIDGE)
+        _ip("link", "set", BRIDGE, "up")
+        _ip("link", "set", "lo", "up")
+        script = SETUP.format(
+            hosts="\n".join([f"{CLUSTER_IP} cluster"] + [f"{a} {n}" for n, a in NODES.items()]),
+            listen=" ".join(f"-o ListenAddress={a}" for a in NODES.values()), vc=VCLUSTER, count=len(NODES),
+            nodes=" ".join(NODES), others=" ".join(list(NODES)[1:]), bounds=BOUNDS,
+            groups="\n".join(f"node1/cmd gnt-group add {g}\nnode1/cmd gnt-group assign-nodes {g} {' '.join(ns)}"
+                             for g, ns in GROUPS.items()),
+            networks="\n".join(f"node1/cmd gnt-network add --network={net} --gateway={gw} {name}\n"
+                               f"node1/cmd gnt-network connect --nic-parameters=mode=bridged,link={BRIDGE} "
+                               f"{name} {group}" for name, (net, gw, group) in NETWORKS.items()))
+        (self.root / "xenpair-cluster-setup").write_text(script)
+        (self.root / "xenpair-cluster-setup").chmod(0o755)
+        (self.root / "xenpair-rapi-password").write_text(self.password)
+        # its own PID namespace (every daemon ends with it: --kill-child) and its own mounts of
+        # /proc, /dev, /sys inside the root
+        self.proc = subprocess.Popen(
+            ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-eu", "-c",
+             'mount --make-rprivate /; mount -t proc proc "$1/proc"; mount --bind /dev "$1/dev"; '
+             'mount -t sysfs sys "$1/sys"; exec chroot "$1" /xenpair-cluster-setup', "sh", str(self.root)],
+            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not (self.root / "xenpair-cluster-ready").exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "xenpair-cluster.log").read_text(errors="replace")[-4000:]
+                self.stop()
+                raise RuntimeError(f"the Ganeti test cluster did not come up:\n{log}")
+            time.sleep(0.5)
+        return self
+
+    def gnt(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
+        """A gnt-* command on the master, inside the cluster's namespaces and root."""
+        inner = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()[0]
+        r = subprocess.run(["nsenter", "--target", inner, "--mount", "--pid", "--",
+                            "chroot", str(self.root), f"{VCLUSTER}/node1/cmd", " ".join(argv)],
+                           capture_output=True, text=True, timeout=300)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {r.stderr}")
+        return r
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()                  # unshare --kill-child: the whole PID namespace goes
+            self.proc.wait()
+        subprocess.run(["ip", "link", "del", BRIDGE], check=False, capture_output=True)
+        subprocess.run(["umount", "-l", str(self.root)], check=False, capture_output=True)
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True)
