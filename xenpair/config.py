@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from xenpair.config_ganeti import Ganeti
 from xenpair.config_images import Images
 from xenpair.config_roles import AbsPath, Command, Roles
 from xenpair.config_web import Web
@@ -289,6 +290,9 @@ class RegistryPaths(_Strict):
 
 
 class Config(_Strict):
+    # who builds: xen-create-image on two dom0s (the CSV registry owns the addresses) or a Ganeti
+    # cluster (its networks own them)
+    backend: Literal["xen-tools", "ganeti"] = "xen-tools"
     packages_file: Path | None = None
     log_dir: AbsPath = "/var/log/xenpair"
     roles_dir: AbsPath = "/var/lib/xenpair/roles"     # xen-tools runs roles through a shell string
@@ -306,6 +310,7 @@ class Config(_Strict):
     images: Images = Images()
     roles: Roles = Roles()
     web: Web = Web()
+    ganeti: Ganeti = Ganeti()
 
     @model_validator(mode="after")
     def _apart(self) -> "Config":

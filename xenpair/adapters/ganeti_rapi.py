@@ -106,6 +106,10 @@ class Rapi:
     def instances(self) -> list[dict]:
         return self._call("GET", "/2/instances", {"bulk": 1})
 
+    def operating_systems(self) -> list[str]:
+        """The OS names (with variants) valid on every node."""
+        return self._call("GET", "/2/os")
+
     def tags(self) -> list[str]:
         return self._call("GET", "/2/tags")
 

@@ -37,6 +37,12 @@ def run_checks(config_arg: str | None) -> list[Check]:
                         warning=why is not None))
     checks.append(_attempt("packages", lambda: f"{len(site.tiers)} tiers: {', '.join(site.tiers)}"))
     checks += _registry(site)
+    if site.config.backend == "ganeti":         # the nodes are Ganeti's: ask the cluster
+        from xenpair.core import ganeti
+
+        checks += ganeti.checks(site)
+        site.close()
+        return checks
     seen: set[tuple[str, str]] = set()
     for kind in KINDS:
         checks += _dom0(site, kind, seen)

@@ -28,6 +28,13 @@ class Site:
         An SSH host starts connecting at once, in the background: it overlaps the local work.
         """
         if self._hosts is None:
+            if self.config.backend == "ganeti":
+                from xenpair.errors import BadInput
+
+                raise BadInput("backend: ganeti carries out only 'check', 'list' and 'show' so far; building, "
+                               "starting and removing on a cluster are not there yet",
+                               where=f"{self.config_path}: backend",
+                               hint="use backend: xen-tools for this (docs/ganeti.md says what works)")
             from xenpair.adapters.hosts import LocalHost
 
             local = LocalHost()
