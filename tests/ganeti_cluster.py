@@ -19,6 +19,7 @@ ships for that.
 from __future__ import annotations
 
 import secrets
+import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -92,7 +93,8 @@ class Cluster:
     def node_dir(self, node: str) -> Path:
         return self.root / VCLUSTER.lstrip("/") / node
 
-    def start(self, timeout: float = 180) -> Cluster:
+    def start(self, binds: dict[Path, str] | None = None, timeout: float = 180) -> Cluster:
+        """BINDS: file on this machine -> path inside the root, bind-mounted read-only for the nodes."""
         for d in ("up", "ovl", "root"):
             (self.work / d).mkdir(parents=True)
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
@@ -118,10 +120,16 @@ class Cluster:
         (self.root / "xenpair-rapi-password").write_text(self.password)
         # its own PID namespace (every daemon ends with it: --kill-child) and its own mounts of
         # /proc, /dev, /sys inside the root
+        mounts = ""
+        for src, dst in (binds or {}).items():
+            target = self.root / dst.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch()
+            mounts += f"mount --bind -o ro {shlex.quote(str(src))} {shlex.quote(str(target))}; "
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--fork", "--kill-child", "sh", "-eu", "-c",
              'mount --make-rprivate /; mount -t proc proc "$1/proc"; mount --bind /dev "$1/dev"; '
-             'mount -t sysfs sys "$1/sys"; exec chroot "$1" /xenpair-cluster-setup', "sh", str(self.root)],
+             f'mount -t sysfs sys "$1/sys"; {mounts}exec chroot "$1" /xenpair-cluster-setup', "sh", str(self.root)],
             stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not (self.root / "xenpair-cluster-ready").exists():
@@ -136,7 +144,7 @@ class Cluster:
         """A gnt-* command on the master, inside the cluster's namespaces and root."""
         inner = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()[0]
         r = subprocess.run(["nsenter", "--target", inner, "--mount", "--pid", "--",
-                            "chroot", str(self.root), f"{VCLUSTER}/node1/cmd", " ".join(argv)],
+                            "chroot", str(self.root), f"{VCLUSTER}/node1/cmd", shlex.join(argv)],
                            capture_output=True, text=True, timeout=300)
         if check and r.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)}: {r.stderr}")

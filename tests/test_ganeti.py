@@ -17,12 +17,15 @@ from xenpair.errors import BadInput, Failed
 DEFAULT_CHROOT = "/var/cache/xenpair-test/ganeti-chroot"
 
 
+IMAGE = "/var/lib/xenpair/images/bookworm/test.tar"       # inside the cluster's root: the tests' golden image
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster(tmp_path_factory, real_rootfs):
     chroot = Path(os.environ.get("XENPAIR_TEST_GANETI_CHROOT", DEFAULT_CHROOT))
     if not os.path.lexists(chroot / "usr/sbin/gnt-cluster"):      # a symlink into the chroot
         pytest.fail(f"no Ganeti chroot at {chroot}: run 'make test' (it builds and caches one)")
-    c = Cluster(chroot, tmp_path_factory.mktemp("ganeti")).start()
+    c = Cluster(chroot, tmp_path_factory.mktemp("ganeti")).start(binds={real_rootfs: IMAGE})
     yield c
     c.stop()
 
@@ -91,10 +94,16 @@ def ganeti_site(cluster, root: Path, **ganeti) -> Path:
     creds = root / "rapi-credentials"
     creds.write_text(f"xenpair:{cluster.password}\n")
     creds.chmod(0o600)
-    config = {"backend": "ganeti", "log_dir": str(root / "logs"),
+    packages = root / "packages.yaml"
+    packages.write_text(yaml.safe_dump({"small": {"hosting": {"ram_mb": 256, "vcpus": 1, "disk_gb": 2},
+                                                  "backup": {"ram_mb": 128, "vcpus": 1, "disk_gb": 2}}}))
+    config = {"backend": "ganeti", "log_dir": str(root / "logs"), "packages_file": str(packages),
               "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
+              "hosting": {"prefix": "198.51.100.0/24", "domain": "hosting.example.de"},
+              "backup": {"prefix": "203.0.113.0/24", "domain": "backup.example.de", "host": "local"},
+              "ready": {"host_key_types": ["ed25519"]},
               "ganeti": {"rapi": cluster.rapi_url, "rapi_certificate": str(cluster.rapi_cert),
-                         "credentials_file": str(creds), "disk_template": "file",
+                         "credentials_file": str(creds), "disk_template": "file", "image": IMAGE,
                          "hosting": {"group": "hosting", "network": "hosting-net"},
                          "backup": {"group": "backup", "network": "backup-net"}, **ganeti}}
     path = root / "config.yaml"
@@ -153,20 +162,127 @@ def test_the_lowest_number_free_in_both_networks(cluster, rapi):
         cluster.gnt("gnt-network", "modify", "--remove-reserved-ips=203.0.113.3", "backup-net")
 
 
-def test_commands_that_build_refuse_on_the_ganeti_backend_for_now(cluster, tmp_path):
-    """Until the backend builds (issue 14), a site that says `backend: ganeti` must never fall
-    through to xen-create-image on this host."""
+def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
+    """Until the backend does it all (issue 14), a site that says `backend: ganeti` must never
+    fall through to xen-create-image or xl on this host."""
     from tests.conftest import XENPAIR
 
     config = ganeti_site(cluster, tmp_path)
-    for argv in (["create", "package1", "shop", "--no-external-ip", "--yes", "--no-mail"], ["start", "shop"],
-                 ["destroy", "shop", "--yes"]):
+    for argv, message in (
+            (["create", "small", "shop", "--no-external-ip", "--yes"], "create builds only so far"),
+            (["create", "small", "shop", "--no-external-ip", "--start", "--no-mail", "--yes"],
+             "create builds only so far"),
+            (["create", "small", "shop", "203.0.113.50", "--no-start", "--no-mail", "--yes"],
+             "external IPs on backend: ganeti are not there yet")):
         r = subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
-        assert r.returncode == 2, (argv, r.stderr)
-        assert "backend: ganeti carries out only 'check', 'list' and 'show' so far" in r.stderr or \
-            "no pair named 'shop'" in r.stderr, (argv, r.stderr)
-    assert not (tmp_path / "h.csv").exists() and not (tmp_path / "b.csv").exists()
-    assert "ganeti carries out only" in subprocess.run(
-        XENPAIR + ["--config", str(config), "create", "package1", "shop", "--no-external-ip", "--yes", "--no-mail"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL).stderr
+        assert r.returncode == 2 and message in r.stderr, (argv, r.stderr)
+    (tmp_path / "h.csv").write_text("IP;Name;Package;external IP;Date created;State\n"
+                                    "198.51.100.9;shop.hosting.example.de;small;;2026-12-03T00:00:00+00:00;created\n")
+    (tmp_path / "b.csv").write_text("IP;Name;Package;Date created;State\n"
+                                    "203.0.113.9;shop.backup.example.de;small;2026-12-03T00:00:00+00:00;created\n")
+    for argv in (["start", "shop"], ["stop", "shop"], ["destroy", "shop", "--yes"]):
+        r = subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 2 and "backend: ganeti carries out only" in r.stderr, (argv, r.stderr)
+    assert "shop" in subprocess.run(XENPAIR + ["--config", str(config), "list"], capture_output=True,
+                                    text=True).stdout
+
+
+def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, tmp_path):
+    """gnt-instance add with xenpair's OS definition: the golden image, network, hostname, the
+    host keys xenpair made (their fingerprints known before), the customer's key through the
+    authorized-keys role, the root password — all in the instance's file disk."""
+    from xenpair.config import Config
+    from xenpair.core.ganeti_os import files, parameters
+
+    os_dir = cluster.root / "srv/ganeti/os/xenpair"
+    for rel, (data, mode) in files().items():
+        (os_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (os_dir / rel).write_bytes(data)
+        (os_dir / rel).chmod(mode)
+    assert "xenpair+default" in cluster.gnt("gnt-os", "list").stdout
+    key = tmp_path / "id_customer"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    customer_key = key.with_suffix(".pub").read_text().strip()
+    password_hash = subprocess.run(["openssl", "passwd", "-6", "s3cret-root"], capture_output=True, text=True,
+                                   check=True).stdout.strip()
+    cfg = Config.model_validate({"ready": {"host_key_types": ["ed25519", "ecdsa"]}})
+    params, secret, prints = parameters(cfg, "hosting", "shop.hosting.example.de", IMAGE,
+                                        authorized_keys=(customer_key,), root_password_hash=password_hash)
+    r = cluster.gnt("gnt-instance", "add", "-t", "file", "--disk", "0:size=2G", "-o", "xenpair+default",
+                    "-O", ",".join(f"{k}={v}" for k, v in params.items()),
+                    "--os-parameters-secret", ",".join(f"{k}={v}" for k, v in secret.items()),
+                    "--net", "0:ip=pool,network=hosting-net", "-n", "node1", "--no-start", "--no-name-check",
+                    "--no-ip-check", "-B", "memory=512", "shop.hosting.example.de", check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    disk = next((cluster.root / "srv/ganeti/file-storage/shop.hosting.example.de").glob("*disk0"))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop,ro", str(disk), str(mnt)], check=True)
+    try:
+        assert (mnt / "etc/hostname").read_text() == "shop\n"
+        interfaces = (mnt / "etc/network/interfaces").read_text()
+        assert " address 198.51.100.2\n netmask 255.255.255.0\n gateway 198.51.100.1" in interfaces
+        assert (mnt / "root/.ssh/authorized_keys").read_text().strip() == customer_key
+        shown = {}
+        for pub in (mnt / "etc/ssh").glob("ssh_host_*_key.pub"):
+            line = subprocess.run(["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True).stdout.split()
+            shown[line[-1].strip("()")] = line[1]
+        assert shown == {p["algorithm"]: p["fingerprint"] for p in prints}        # exactly the keys xenpair made
+        assert f"root:{password_hash}:" in (mnt / "etc/shadow").read_text()
+        assert (mnt / "usr/sbin/sshd").exists()                                    # the image's root
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    log = cluster.gnt("gnt-instance", "info", "shop.hosting.example.de").stdout
+    assert "s3cret" not in log and password_hash not in log
+
+
+def test_check_passes_once_the_os_definition_is_there(cluster, tmp_path):
+    code, found = check(ganeti_site(cluster, tmp_path))
+    assert found["ganeti OS definition"]["detail"] == "xenpair+default is valid on every node"
+    assert code == 0, {k: c["detail"] for k, c in found.items() if not c["ok"]}
+
+
+def test_create_a_pair_on_the_cluster(cluster, tmp_path):
+    """`xenpair create` on backend: ganeti: each machine in its group, the same number in both
+    networks, the exclusion tag on both, the OS definition ran (the disk holds the keys whose
+    fingerprints xenpair recorded), the registry written as a record."""
+    import json
+
+    from tests.conftest import XENPAIR
+
+    config = ganeti_site(cluster, tmp_path)
+    cluster.gnt("gnt-network", "modify", "--add-reserved-ips=198.51.100.2", "hosting-net")   # 2 is not common
+    try:
+        r = subprocess.run(XENPAIR + ["--config", str(config), "create", "small", "pair1", "--no-external-ip",
+                                      "--no-start", "--no-mail", "--yes", "--json"], capture_output=True, text=True,
+                           timeout=900, stdin=subprocess.DEVNULL)
+    finally:
+        cluster.gnt("gnt-network", "modify", "--remove-reserved-ips=198.51.100.2", "hosting-net")
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = json.loads(r.stdout)
+    assert res["ok"] and res["n"] == 3, res
+    listing = cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name,pnode,nic.ip/0,tags").stdout
+    rows = {line.split()[0]: line.split() for line in listing.splitlines()}
+    assert rows["pair1.hosting.example.de"][1] in ("node1", "node2")          # the hosting group
+    assert rows["pair1.backup.example.de"][1] in ("node3", "node4")           # the backup group
+    assert rows["pair1.hosting.example.de"][2] == "198.51.100.3" and rows["pair1.backup.example.de"][2] == "203.0.113.3"
+    assert all("xenpair:pair1" in rows[f][3] for f in ("pair1.hosting.example.de", "pair1.backup.example.de"))
+    assert "198.51.100.3;pair1.hosting.example.de;small" in (tmp_path / "h.csv").read_text()
+    assert "203.0.113.3;pair1.backup.example.de;small" in (tmp_path / "b.csv").read_text()
+    shown = json.loads(subprocess.run(XENPAIR + ["--config", str(config), "show", "pair1", "--json"],
+                                      capture_output=True, text=True).stdout)
+    recorded = shown["backup"]["host_keys"]
+    assert recorded == res["backup"]["summary"]["ssh_fingerprints"] and len(recorded) == 1
+    disk = next((cluster.root / "srv/ganeti/file-storage/pair1.backup.example.de").glob("*disk0"))
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "loop,ro", str(disk), str(mnt)], check=True)
+    try:
+        pub = next((mnt / "etc/ssh").glob("ssh_host_ed25519_key.pub"))
+        line = subprocess.run(["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True).stdout.split()
+        assert line[1] == recorded[0]["fingerprint"]
+        assert (mnt / "etc/hostname").read_text() == "pair1\n"
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)

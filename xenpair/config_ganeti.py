@@ -31,4 +31,6 @@ class Ganeti(BaseModel):
     disk_template: Literal["plain", "drbd", "file", "sharedfile", "diskless"] = "plain"
     iallocator: Name | None = "hail"
     os: Name = "xenpair+default"
+    # the golden image the OS definition installs, the same path on every node of both groups
+    image: AbsPath = "/var/lib/xenpair/images/bookworm.tar"
     timeout: Annotated[float, Strict()] = Field(default=30.0, gt=0, le=600, description="one RAPI request")

@@ -117,6 +117,13 @@ class Rapi:
     def add_tags(self, tags: list[str]) -> int:
         return int(self._call("PUT", "/2/tags", [("tag", t) for t in tags]))
 
+    def create_instance(self, body: dict) -> int:
+        """POST /2/instances (request version 1): the job id."""
+        return int(self._call("POST", "/2/instances", body=body))
+
+    def remove_instance(self, name: str) -> int:
+        return int(self._call("DELETE", f"/2/instances/{name}"))
+
     def job(self, job_id: int) -> dict:
         return self._call("GET", f"/2/jobs/{job_id}")
 

@@ -31,8 +31,9 @@ class Site:
             if self.config.backend == "ganeti":
                 from xenpair.errors import BadInput
 
-                raise BadInput("backend: ganeti carries out only 'check', 'list' and 'show' so far; building, "
-                               "starting and removing on a cluster are not there yet",
+                raise BadInput("backend: ganeti carries out only 'check', 'list', 'show' and 'create' (build "
+                               "only) so far; starting, waiting, rebuilding, repairing and removing on a cluster "
+                               "are not there yet",
                                where=f"{self.config_path}: backend",
                                hint="use backend: xen-tools for this (docs/ganeti.md says what works)")
             from xenpair.adapters.hosts import LocalHost
