@@ -189,18 +189,28 @@ def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
                                     text=True).stdout
 
 
-def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, tmp_path):
-    """gnt-instance add with xenpair's OS definition: the golden image, network, hostname, the
-    host keys xenpair made (their fingerprints known before), the customer's key through the
-    authorized-keys role, the root password — all in the instance's file disk."""
-    from xenpair.config import Config
-    from xenpair.core.ganeti_os import files, parameters
+@pytest.fixture(scope="module")
+def os_definition(cluster):
+    """xenpair's OS definition on the nodes (the cluster's root is every virtual node's): what
+    an admin copies to /srv/ganeti/os/xenpair on each node. Tests above this one in the file see
+    the cluster without it."""
+    from xenpair.core.ganeti_os import files
 
     os_dir = cluster.root / "srv/ganeti/os/xenpair"
     for rel, (data, mode) in files().items():
         (os_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (os_dir / rel).write_bytes(data)
         (os_dir / rel).chmod(mode)
+    return os_dir
+
+
+def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, os_definition, tmp_path):
+    """gnt-instance add with xenpair's OS definition: the golden image, network, hostname, the
+    host keys xenpair made (their fingerprints known before), the customer's key through the
+    authorized-keys role, the root password — all in the instance's file disk."""
+    from xenpair.config import Config
+    from xenpair.core.ganeti_os import parameters
+
     assert "xenpair+default" in cluster.gnt("gnt-os", "list").stdout
     key = tmp_path / "id_customer"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -238,13 +248,13 @@ def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(c
     assert "s3cret" not in log and password_hash not in log
 
 
-def test_check_passes_once_the_os_definition_is_there(cluster, tmp_path):
+def test_check_passes_once_the_os_definition_is_there(cluster, os_definition, tmp_path):
     code, found = check(ganeti_site(cluster, tmp_path))
     assert found["ganeti OS definition"]["detail"] == "xenpair+default is valid on every node"
     assert code == 0, {k: c["detail"] for k, c in found.items() if not c["ok"]}
 
 
-def test_create_a_pair_on_the_cluster(cluster, tmp_path):
+def test_create_a_pair_on_the_cluster(cluster, os_definition, tmp_path):
     """`xenpair create` on backend: ganeti: each machine in its group, the same number in both
     networks, the exclusion tag on both, the OS definition ran (the disk holds the keys whose
     fingerprints xenpair recorded), the registry written as a record."""
@@ -286,3 +296,27 @@ def test_create_a_pair_on_the_cluster(cluster, tmp_path):
         assert (mnt / "etc/hostname").read_text() == "pair1\n"
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_two_creates_racing_for_one_number(cluster, os_definition, tmp_path):
+    """Both read the same lowest common number; Ganeti gives each address once: one create gets
+    it, the other is refused, removes its half and takes the next number — in its log."""
+    import json
+
+    from tests.conftest import XENPAIR
+
+    config = ganeti_site(cluster, tmp_path)
+    argv = XENPAIR + ["--config", str(config), "create", "small", "NAME", "--no-external-ip", "--no-start",
+                      "--no-mail", "--yes", "--json"]
+    procs = [subprocess.Popen([name if a == "NAME" else a for a in argv], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+             for name in ("race1", "race2")]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outs]
+    results = [json.loads(out) for out, _ in outs]
+    numbers = sorted(r["n"] for r in results)
+    assert numbers[0] != numbers[1], results
+    retried = [r for r in results if len(r["attempts"]) > 1]
+    assert retried and "taken by another create" in retried[0]["attempts"][0], [r["attempts"] for r in results]
+    ips = cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name,nic.ip/0").stdout
+    assert len({line.split()[1] for line in ips.splitlines()}) == len(ips.splitlines())      # no address twice
