@@ -181,7 +181,7 @@ def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
                                     "198.51.100.9;shop.hosting.example.de;small;;2026-12-03T00:00:00+00:00;created\n")
     (tmp_path / "b.csv").write_text("IP;Name;Package;Date created;State\n"
                                     "203.0.113.9;shop.backup.example.de;small;2026-12-03T00:00:00+00:00;created\n")
-    for argv in (["start", "shop"], ["stop", "shop"], ["destroy", "shop", "--yes"]):
+    for argv in (["start", "shop"], ["stop", "shop"], ["wait", "shop"], ["ip", "set", "shop", "192.0.2.60"]):
         r = subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
         assert r.returncode == 2 and "backend: ganeti carries out only" in r.stderr, (argv, r.stderr)
@@ -320,3 +320,58 @@ def test_two_creates_racing_for_one_number(cluster, os_definition, tmp_path):
     assert retried and "taken by another create" in retried[0]["attempts"][0], [r["attempts"] for r in results]
     ips = cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name,nic.ip/0").stdout
     assert len({line.split()[1] for line in ips.splitlines()}) == len(ips.splitlines())      # no address twice
+
+
+def test_destroy_frees_both_addresses(cluster, os_definition, tmp_path):
+    import json
+
+    from tests.conftest import XENPAIR
+
+    config = ganeti_site(cluster, tmp_path)
+
+    def xp(*argv):
+        return subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True,
+                              timeout=600, stdin=subprocess.DEVNULL)
+
+    r = xp("create", "small", "gone", "--no-external-ip", "--no-start", "--no-mail", "--yes", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    n = json.loads(r.stdout)["n"]
+    ips = (f"198.51.100.{n}", f"203.0.113.{n}")
+    maps = {net["name"]: net["map"] for net in Rapi(cluster.rapi_url, cluster.rapi_cert,
+                                                    ("xenpair", cluster.password)).networks()}
+    assert maps["hosting-net"][n] == "X" and maps["backup-net"][n] == "X"
+    plan = xp("destroy", "gone", "--dry-run", "--json")
+    assert plan.returncode == 0 and "DELETE" in plan.stdout
+    r = xp("destroy", "gone", "--yes", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    listing = cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name").stdout
+    assert "gone." not in listing
+    maps = {net["name"]: net["map"] for net in Rapi(cluster.rapi_url, cluster.rapi_cert,
+                                                    ("xenpair", cluster.password)).networks()}
+    assert maps["hosting-net"][n] == "." and maps["backup-net"][n] == "."         # both numbers free again
+    assert ips[0] not in (tmp_path / "h.csv").read_text() and xp("show", "gone").returncode == 2
+
+
+def test_a_full_pool_is_a_clear_error(cluster, os_definition, tmp_path):
+    """Two tiny networks (data only, documentation range) whose one usable address is reserved."""
+    for name, net, gw, group in (("full-h", "192.0.2.128/30", "192.0.2.129", "hosting"),
+                                 ("full-b", "192.0.2.132/30", "192.0.2.133", "backup")):
+        cluster.gnt("gnt-network", "add", f"--network={net}", f"--gateway={gw}", name)
+        cluster.gnt("gnt-network", "connect", "--nic-parameters=mode=bridged,link=gntbr0", name, group)
+    cluster.gnt("gnt-network", "modify", "--add-reserved-ips=192.0.2.130", "full-h")
+    config = ganeti_site(cluster, tmp_path, hosting={"group": "hosting", "network": "full-h"},
+                         backup={"group": "backup", "network": "full-b"})
+    import yaml
+
+    data = yaml.safe_load(config.read_text())
+    data["hosting"]["prefix"], data["backup"]["prefix"] = "192.0.2.128/30", "192.0.2.132/30"
+    config.write_text(yaml.safe_dump(data))
+    from tests.conftest import XENPAIR
+
+    r = subprocess.run(XENPAIR + ["--config", str(config), "create", "small", "nope", "--no-external-ip",
+                                  "--no-start", "--no-mail", "--yes"], capture_output=True, text=True, timeout=300,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r.stderr
+    assert "no address number is free in both full-h and full-b" in r.stderr
+    assert "nope." not in cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name").stdout
+    assert not (tmp_path / "h.csv").exists()

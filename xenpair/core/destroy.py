@@ -16,6 +16,10 @@ from xenpair.errors import BadInput, Failed
 
 
 def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
+    if site.config.backend == "ganeti":
+        from xenpair.core import ganeti_create
+
+        return ganeti_create.plan_destroy(site, name, keep_backup)
     check_name(name)
     pair = site.registry.read().find(name)
     if pair is None:
@@ -46,18 +50,7 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
         return run
 
     def forget() -> None:
-        with site.registry.locked() as locked:
-            p = locked.find(name)
-            for kind in KINDS:
-                row = getattr(p, kind) if p else None
-                if row is None:
-                    continue
-                if keep_backup and kind == "hosting":
-                    locked.mark(row, state="destroyed")
-                    locked.forget_machine(row)
-                elif not keep_backup:
-                    locked.remove(row)
-                    locked.forget_machine(row)
+        forget_rows(site, name, keep_backup)
         plan.result = DestroyResult(name, pair.n, list(specs), ["backup"] if keep_backup else [],
                                     freed=not keep_backup)
 
@@ -71,6 +64,23 @@ def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
              f"remove the pair's rows from the registry (address number {pair.n} is free again)",
              {"change": "hosting row: state destroyed" if keep_backup else "both rows removed"}, forget)
     return plan
+
+
+def forget_rows(site: Site, name: str, keep_backup: bool) -> None:
+    """The registry after a destroy: both rows gone (the number is free), or with KEEP_BACKUP the
+    hosting row marked destroyed; the machines' state entries forgotten."""
+    with site.registry.locked() as locked:
+        p = locked.find(name)
+        for kind in KINDS:
+            row = getattr(p, kind) if p else None
+            if row is None:
+                continue
+            if keep_backup and kind == "hosting":
+                locked.mark(row, state="destroyed")
+                locked.forget_machine(row)
+            elif not keep_backup:
+                locked.remove(row)
+                locked.forget_machine(row)
 
 
 @dataclass

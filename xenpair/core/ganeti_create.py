@@ -203,3 +203,48 @@ def _why(job: dict) -> str:
         if r:
             return str(r)[:500]
     return job.get("status", "failed")
+
+
+def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
+    """Remove a pair's instances from the cluster (their addresses go back to the networks), then
+    its registry rows; KEEP_BACKUP: the backup machine and its backups stay, the hosting row is
+    marked destroyed — as on the xen-tools backend."""
+    from xenpair.core import ganeti
+    from xenpair.core.destroy import DestroyResult, forget_rows
+
+    g = site.config.ganeti
+    check_name(name)
+    pair = site.registry.read().find(name)
+    if pair is None:
+        raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
+    kinds = [k for k in KINDS if getattr(pair, k) is not None and getattr(pair, k).state != "destroyed"
+             and not (keep_backup and k == "backup")]
+    client = ganeti.rapi(site)
+    present = {i["name"] for i in client.instances()}
+    doomed = {k: getattr(pair, k).name for k in kinds}
+    plan = Plan(f"destroy pair {name} on the Ganeti cluster", {
+        "name": name, "n": pair.n, "kept": ["backup"] if keep_backup else [],
+        "deletes": {k: {"host": g.rapi, "fqdn": fqdn, "paths": [f"Ganeti instance {fqdn}" + (
+            "" if fqdn in present else " (not on the cluster)")]} for k, fqdn in doomed.items()}},
+        result=DestroyResult(name, pair.n, [], ["backup"] if keep_backup else [], freed=not keep_backup))
+
+    def remove(kind: str):
+        def run() -> None:
+            fqdn = doomed[kind]
+            if fqdn in present:
+                done = client.wait(client.remove_instance(fqdn))
+                if done["status"] != "success":
+                    raise Failed(f"Ganeti did not remove {fqdn}: {_why(done)}", where=g.rapi,
+                                 hint="see 'gnt-job info'; the registry still lists the pair")
+            plan.result.destroyed.append(kind)
+        return run
+
+    def forget() -> None:
+        forget_rows(site, name, keep_backup)
+
+    for kind, fqdn in doomed.items():
+        plan.add(f"remove Ganeti instance {fqdn} (its address goes back to {getattr(g, kind).network})",
+                 {"rapi": f"DELETE {g.rapi}/2/instances/{fqdn}"}, remove(kind))
+    plan.add("mark the hosting machine destroyed in the registry (backup kept)" if keep_backup else
+             "remove the pair's rows from the registry", {"change": "registry"}, forget)
+    return plan

@@ -31,6 +31,7 @@ def _pair(site: Site, name: str):
 
 def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
     """`ip set` (NEW_IP) or `ip remove` (None): the hosting cfg's vifs, then the registry row."""
+    site.require_xen_tools()
     pair = _pair(site, name)
     cfg = site.config
     spec = machine_spec(site, pair, "hosting")
