@@ -15,17 +15,22 @@ from xenpair.core.validate import check_name
 from xenpair.errors import BadInput, Failed
 
 
-def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
-    if site.config.backend == "ganeti":
-        from xenpair.core import ganeti_create
-
-        return ganeti_create.plan_destroy(site, name, keep_backup)
+def doomed_machines(site: Site, name: str, keep_backup: bool):
+    """(the pair, the kinds of its machines a destroy removes) — for either backend."""
     check_name(name)
     pair = site.registry.read().find(name)
     if pair is None:
         raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
-    kinds = [r for r in KINDS if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
-             and not (keep_backup and r == "backup")]
+    return pair, [r for r in KINDS if getattr(pair, r) is not None and getattr(pair, r).state != "destroyed"
+                  and not (keep_backup and r == "backup")]
+
+
+def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
+    pair, kinds = doomed_machines(site, name, keep_backup)
+    if site.config.backend == "ganeti":
+        from xenpair.core import ganeti_create
+
+        return ganeti_create.plan_destroy(site, pair, kinds, keep_backup)
     specs = {r: machine_spec(site, pair, r) for r in kinds}
     for spec in specs.values():
         refuse_building(site, spec)

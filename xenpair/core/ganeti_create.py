@@ -205,20 +205,14 @@ def _why(job: dict) -> str:
     return job.get("status", "failed")
 
 
-def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
-    """Remove a pair's instances from the cluster (their addresses go back to the networks), then
-    its registry rows; KEEP_BACKUP: the backup machine and its backups stay, the hosting row is
-    marked destroyed — as on the xen-tools backend."""
+def plan_destroy(site: Site, pair, kinds: list[str], keep_backup: bool = False) -> Plan:
+    """Remove the instances of PAIR's KINDS (core.destroy.doomed_machines) from the cluster (their addresses
+    go back to the networks), then its registry rows; KEEP_BACKUP: the backup machine and its
+    backups stay, the hosting row is marked destroyed — as on the xen-tools backend."""
     from xenpair.core import ganeti
     from xenpair.core.destroy import DestroyResult, forget_rows
 
-    g = site.config.ganeti
-    check_name(name)
-    pair = site.registry.read().find(name)
-    if pair is None:
-        raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
-    kinds = [k for k in KINDS if getattr(pair, k) is not None and getattr(pair, k).state != "destroyed"
-             and not (keep_backup and k == "backup")]
+    g, name = site.config.ganeti, pair.name
     client = ganeti.rapi(site)
     present = {i["name"] for i in client.instances()}
     doomed = {k: getattr(pair, k).name for k in kinds}
