@@ -150,6 +150,43 @@ class Cluster:
             raise RuntimeError(f"{' '.join(argv)}: {r.stderr}")
         return r
 
+    def install_os(self) -> Path:
+        """xenpair's OS definition on the nodes (the root is every virtual node's): what an admin
+        copies to /srv/ganeti/os/xenpair on each node."""
+        from xenpair.core.ganeti_os import files
+
+        os_dir = self.root / "srv/ganeti/os/xenpair"
+        for rel, (data, mode) in files().items():
+            (os_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (os_dir / rel).write_bytes(data)
+            (os_dir / rel).chmod(mode)
+        return os_dir
+
+    def site_config(self, root: Path, image: str, tier_disk_gb: int = 2, **ganeti) -> Path:
+        """A xenpair site config with `backend: ganeti` for this cluster (package tier `small`),
+        its credentials file, the registry under ROOT; GANETI: keys of the ganeti: section."""
+        import yaml
+
+        creds = root / "rapi-credentials"
+        creds.write_text(f"xenpair:{self.password}\n")
+        creds.chmod(0o600)
+        packages = root / "packages.yaml"
+        packages.write_text(yaml.safe_dump({"small": {
+            "hosting": {"ram_mb": 256, "vcpus": 1, "disk_gb": tier_disk_gb},
+            "backup": {"ram_mb": 128, "vcpus": 1, "disk_gb": tier_disk_gb}}}))
+        config = {"backend": "ganeti", "log_dir": str(root / "logs"), "packages_file": str(packages),
+                  "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
+                  "hosting": {"prefix": NETWORKS["hosting-net"][0], "domain": "hosting.example.de"},
+                  "backup": {"prefix": NETWORKS["backup-net"][0], "domain": "backup.example.de", "host": "local"},
+                  "ready": {"host_key_types": ["ed25519"]},
+                  "ganeti": {"rapi": self.rapi_url, "rapi_certificate": str(self.rapi_cert),
+                             "credentials_file": str(creds), "disk_template": "file", "image": image,
+                             "hosting": {"group": "hosting", "network": "hosting-net"},
+                             "backup": {"group": "backup", "network": "backup-net"}, **ganeti}}
+        path = root / "config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()                  # unshare --kill-child: the whole PID namespace goes

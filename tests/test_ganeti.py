@@ -88,27 +88,7 @@ def test_the_credentials_file_must_be_roots_alone(tmp_path):
 
 
 def ganeti_site(cluster, root: Path, **ganeti) -> Path:
-    """A site config with `backend: ganeti` for this cluster, and its credentials file."""
-    import yaml
-
-    creds = root / "rapi-credentials"
-    creds.write_text(f"xenpair:{cluster.password}\n")
-    creds.chmod(0o600)
-    packages = root / "packages.yaml"
-    packages.write_text(yaml.safe_dump({"small": {"hosting": {"ram_mb": 256, "vcpus": 1, "disk_gb": 2},
-                                                  "backup": {"ram_mb": 128, "vcpus": 1, "disk_gb": 2}}}))
-    config = {"backend": "ganeti", "log_dir": str(root / "logs"), "packages_file": str(packages),
-              "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
-              "hosting": {"prefix": "198.51.100.0/24", "domain": "hosting.example.de"},
-              "backup": {"prefix": "203.0.113.0/24", "domain": "backup.example.de", "host": "local"},
-              "ready": {"host_key_types": ["ed25519"]},
-              "ganeti": {"rapi": cluster.rapi_url, "rapi_certificate": str(cluster.rapi_cert),
-                         "credentials_file": str(creds), "disk_template": "file", "image": IMAGE,
-                         "hosting": {"group": "hosting", "network": "hosting-net"},
-                         "backup": {"group": "backup", "network": "backup-net"}, **ganeti}}
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return cluster.site_config(root, IMAGE, **ganeti)
 
 
 def check(config: Path) -> tuple[int, dict]:
@@ -191,17 +171,9 @@ def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
 
 @pytest.fixture(scope="module")
 def os_definition(cluster):
-    """xenpair's OS definition on the nodes (the cluster's root is every virtual node's): what
-    an admin copies to /srv/ganeti/os/xenpair on each node. Tests above this one in the file see
-    the cluster without it."""
-    from xenpair.core.ganeti_os import files
-
-    os_dir = cluster.root / "srv/ganeti/os/xenpair"
-    for rel, (data, mode) in files().items():
-        (os_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        (os_dir / rel).write_bytes(data)
-        (os_dir / rel).chmod(mode)
-    return os_dir
+    """xenpair's OS definition on the nodes. Tests above this one in the file see the cluster
+    without it."""
+    return cluster.install_os()
 
 
 def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, os_definition, tmp_path):
