@@ -62,6 +62,8 @@ node1/cmd gnt-cluster init --no-etc-hosts --no-ssh-init --master-netdev=lo \
   --ipolicy-bounds-specs={bounds} \
   cluster
 for n in {others}; do node1/cmd gnt-node add --no-ssh-key-check $n; done
+# every virtual node reports this machine's few CPUs: room for a few dozen small test instances
+node1/cmd gnt-cluster modify --ipolicy-vcpu-ratio=64
 {groups}
 {networks}
 mkdir -p node1/var/lib/ganeti/rapi
