@@ -92,7 +92,7 @@ demo: deps venv demo-dir $(DEMO_DIR)/images/.bookworm-linked
 	  demo$$(date +%Y%m%d%H%M%S) --yes --no-mail
 	$(VENV)/bin/xenpair --config xenpair/examples/demo.yaml list
 
-bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
+bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache $(TEST_CACHE)/ganeti-chroot
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/startup.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/pair.py
 	$(VENV)/bin/python bench/roles.py --rootfs $(TEST_CACHE)/bookworm-rootfs.tar --apt $(TEST_CACHE)/apt
@@ -100,6 +100,8 @@ bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/ready.py
 	$(VENV)/bin/python bench/images.py --mirror $(MIRROR)
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/web.py
+	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar XENPAIR_TEST_GANETI_CHROOT=$(TEST_CACHE)/ganeti-chroot \
+	  $(VENV)/bin/python bench/ganeti.py
 
 # the self-service pages on 127.0.0.1 with the demo site: credentials printed, builds for real
 WEB_LISTEN ?= 127.0.0.1:8080
