@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -194,7 +195,12 @@ class Cluster:
             self.proc.kill()                  # unshare --kill-child: the whole PID namespace goes
             self.proc.wait()
         subprocess.run(["ip", "link", "del", BRIDGE], check=False, capture_output=True)
+        log = self.root / "xenpair-cluster.log"
+        if log.exists():                      # kept for a look; the instances' disks are GBs
+            shutil.copy(log, self.work / "cluster.log")
         subprocess.run(["umount", "-l", str(self.root)], check=False, capture_output=True)
+        for d in ("up", "ovl", "root"):
+            shutil.rmtree(self.work / d, ignore_errors=True)
 
 
 def _ip(*args: str) -> None:
