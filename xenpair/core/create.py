@@ -57,12 +57,12 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
                 wait: float | None = None, authorized_keys: tuple[str, ...] = ()) -> Plan:
     """AUTHORIZED_KEYS: public keys already checked (validate.check_ssh_keys) for the hosting root."""
     if site.config.backend == "ganeti":
-        from xenpair.core import ganeti_create
+        from xenpair.core import ganeti_pairs
 
         if start or wait is not None or mail:
             raise BadInput("on backend: ganeti, create builds only so far (no --start, --wait or summary mail)",
                            hint="add --no-start --no-mail (docs/ganeti.md says what works)")
-        return ganeti_create.plan_create(site, tier_arg, name, external_ip, progress, authorized_keys)
+        return ganeti_pairs.plan_create(site, tier_arg, name, external_ip, progress, authorized_keys)
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments

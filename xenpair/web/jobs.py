@@ -45,12 +45,16 @@ def reap(heartbeat: float) -> list[int]:
     failed = []
     for job in Job.objects.filter(state="running", heartbeat__lt=limit):
         note = (f"\nworker {job.worker} stopped during this job (no heartbeat since {job.heartbeat:%H:%M:%S} "
-                f"UTC). The pair's state is in the registry (xenpair show {job.name}); finish it with "
-                f"'xenpair repair {job.name}'.\n")
+                f"UTC). {_repair(job)}.\n")
         if Job.objects.filter(pk=job.pk, state="running", heartbeat=job.heartbeat).update(
                 state="failed", finished=timezone.now(), log=job.log + note) == 1:
             failed.append(job.pk)
     return failed
+
+
+def _repair(job: Job) -> str:
+    return (f"The pair's state is in the registry (xenpair show {job.name}); finish it with "
+            f"'xenpair repair {job.name}'")
 
 
 class JobLog(PlainProgress):
@@ -108,8 +112,7 @@ def run(job: Job, config_arg: str | None, heartbeat: float) -> Job:
         state = "done" if result is None or result.get("ok", True) else "failed"
         log.add("done" if state == "done" else f"failed: {result.get('state') or result.get('stopped_at')}")
     except KeyboardInterrupt as e:       # SIGTERM (systemctl stop) or Ctrl-C: the core stopped the builds
-        log.add(f"failed: the worker was stopped ({e}); the pair's state is in the registry: finish it with "
-                f"'xenpair repair {job.name}'")
+        log.add(f"failed: the worker was stopped ({e}). {_repair(job)}")
         raise
     except XenpairError as e:
         log.add(f"failed: {e}")

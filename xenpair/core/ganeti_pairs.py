@@ -1,5 +1,5 @@
-"""`xenpair create` on `backend: ganeti`: both machines as Ganeti instances, in their node groups,
-with the same address number in both networks.
+"""`xenpair create` and `destroy` on `backend: ganeti`: both machines as Ganeti instances, in
+their node groups, with the same address number in both networks.
 
 Ganeti's networks own the addresses and have no "same offset in two networks": the plan reads
 both maps, takes the lowest number free in both, and submits both creates with explicit IPs. If
