@@ -22,12 +22,14 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 NODES = {"node1": "192.0.2.10", "node2": "192.0.2.11", "node3": "192.0.2.12", "node4": "192.0.2.13"}
 CLUSTER_IP, BRIDGE, BRIDGE_IP = "192.0.2.1", "gntbr0", "192.0.2.254"
+# the networks' gateways on the bridge too: the tests (xenpair wait) reach guests booted by BootStandIn
 GROUPS = {"hosting": ["node1", "node2"], "backup": ["node3", "node4"]}
 NETWORKS = {"hosting-net": ("198.51.100.0/24", "198.51.100.1", "hosting"),
             "backup-net": ("203.0.113.0/24", "203.0.113.1", "backup")}
@@ -107,6 +109,8 @@ class Cluster:
         _ip("addr", "add", f"{BRIDGE_IP}/24", "dev", BRIDGE)
         for address in NODES.values():
             _ip("addr", "add", f"{address}/32", "dev", BRIDGE)
+        for net, gateway, _ in NETWORKS.values():
+            _ip("addr", "add", f"{gateway}/{net.split('/')[1]}", "dev", BRIDGE)
         _ip("link", "set", BRIDGE, "up")
         _ip("link", "set", "lo", "up")
         script = SETUP.format(
@@ -165,9 +169,12 @@ class Cluster:
             (os_dir / rel).chmod(mode)
         return os_dir
 
-    def site_config(self, root: Path, image: str, tier_disk_gb: int = 2, **ganeti) -> Path:
+    def site_config(self, root: Path, image: str, tier_disk_gb: int = 2, mail_port: int | None = None,
+                    **ganeti) -> Path:
         """A xenpair site config with `backend: ganeti` for this cluster (package tier `small`),
-        its credentials file, the registry under ROOT; GANETI: keys of the ganeti: section."""
+        its credentials file, the registry and known_hosts under ROOT, external IPs on the
+        cluster's bridge (192.0.2.0/24), the summary mail to MAIL_PORT on 127.0.0.1 if given;
+        GANETI: keys of the ganeti: section."""
         import yaml
 
         creds = root / "rapi-credentials"
@@ -181,14 +188,35 @@ class Cluster:
                   "registry": {"hosting": str(root / "h.csv"), "backup": str(root / "b.csv")},
                   "hosting": {"prefix": NETWORKS["hosting-net"][0], "domain": "hosting.example.de"},
                   "backup": {"prefix": NETWORKS["backup-net"][0], "domain": "backup.example.de", "host": "local"},
-                  "ready": {"host_key_types": ["ed25519"]},
+                  "ready": {"host_key_types": ["ed25519"], "known_hosts": str(root / "known_hosts")},
+                  "external": {"bridge": BRIDGE, "netmask": "255.255.255.0", "gateway": BRIDGE_IP},
                   "ganeti": {"rapi": self.rapi_url, "rapi_certificate": str(self.rapi_cert),
                              "credentials_file": str(creds), "disk_template": "file", "image": image,
                              "hosting": {"group": "hosting", "network": "hosting-net"},
                              "backup": {"group": "backup", "network": "backup-net"}, **ganeti}}
+        if mail_port:
+            config["mail"] = {"to": "root@hosting.example.de", "from": "xenpair@test.example.de", "transport": "smtp",
+                              "smtp": {"host": "127.0.0.1", "port": mail_port}}
         path = root / "config.yaml"
         path.write_text(yaml.safe_dump(config))
         return path
+
+    def fake_running(self) -> dict[str, str]:
+        """Instance name -> node, for what the fake hypervisor marks as running (a file per instance
+        in each node's run folder)."""
+        out = {}
+        for node in NODES:
+            d = self.node_dir(node) / "var/run/ganeti/fake-hypervisor"
+            for f in d.glob("*") if d.is_dir() else ():
+                out[f.name] = node
+        return out
+
+    def instance_config(self, name: str) -> dict:
+        """The instance's entry in the master's configuration (config.data, JSON)."""
+        import json
+
+        data = json.loads((self.node_dir("node1") / "var/lib/ganeti/config.data").read_text())
+        return next(i for i in data["instances"].values() if i["name"] == name)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -205,3 +233,61 @@ class Cluster:
 
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True)
+
+
+QEMU_XL = Path(__file__).resolve().parent / "tools" / "qemu-xl"
+
+
+class BootStandIn:
+    """STAND-IN for Xen under Ganeti's fake hypervisor, which only marks an instance running: a
+    thread that boots each instance the fake hypervisor starts under QEMU (tests/tools/qemu-xl
+    boot: its file disk — what xenpair's OS definition installed —, its memory, vCPUs, NICs with
+    their MACs on the cluster's bridge) and stops it when Ganeti stops it. The guest's network is
+    the one its NICs get on Xen; the tests reach it through the gateways on the bridge."""
+
+    def __init__(self, cluster: Cluster, state: Path, min_memory_mb: int = 384):
+        self.cluster, self.state, self.min_memory = cluster, state, min_memory_mb
+        self.booted: dict[str, str] = {}        # name -> node
+        self.log: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BootStandIn:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        for name in list(self.booted):
+            self._xl("destroy", name)
+
+    def console(self, name: str) -> str:
+        f = self.state / f"{name}.console"
+        return f.read_text(errors="replace") if f.exists() else ""
+
+    def _xl(self, *argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["python3", str(QEMU_XL), "--state", str(self.state), *argv], capture_output=True,
+                              text=True, timeout=120)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3):
+            running = self.cluster.fake_running()
+            for name in [n for n in self.booted if n not in running]:
+                self._xl("destroy", name)
+                self.log.append(f"stopped {name}")
+                del self.booted[name]
+            for name, node in running.items():
+                if name not in self.booted:
+                    self.booted[name] = node
+                    self._boot(name)
+
+    def _boot(self, name: str) -> None:
+        inst = self.cluster.instance_config(name)
+        disk = next((self.cluster.root / "srv/ganeti/file-storage" / name).glob("*disk0"))
+        memory = max(int(inst.get("beparams", {}).get("maxmem", 0)), self.min_memory)
+        vcpus = int(inst.get("beparams", {}).get("vcpus", 1))
+        nics = [f"{BRIDGE},{nic['mac']}" for nic in inst["nics"]]
+        r = self._xl("boot", name, str(disk), str(memory), str(vcpus), *nics)
+        self.log.append(f"booted {name} ({r.returncode}): {r.stderr.strip()}")

@@ -4,30 +4,15 @@ what stands in for what), four nodes in two groups, two networks, RAPI over TLS 
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.ganeti_cluster import NODES, Cluster
+from tests.ganeti_cluster import NODES
+from tests.ganeti_fixtures import IMAGE
 from xenpair.adapters.ganeti_rapi import Rapi, read_credentials
 from xenpair.errors import BadInput, Failed
-
-DEFAULT_CHROOT = "/var/cache/xenpair-test/ganeti-chroot"
-
-
-IMAGE = "/var/lib/xenpair/images/bookworm/test.tar"       # inside the cluster's root: the tests' golden image
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, real_rootfs):
-    chroot = Path(os.environ.get("XENPAIR_TEST_GANETI_CHROOT", DEFAULT_CHROOT))
-    if not os.path.lexists(chroot / "usr/sbin/gnt-cluster"):      # a symlink into the chroot
-        pytest.fail(f"no Ganeti chroot at {chroot}: run 'make test' (it builds and caches one)")
-    c = Cluster(chroot, tmp_path_factory.mktemp("ganeti")).start(binds={real_rootfs: IMAGE})
-    yield c
-    c.stop()
 
 
 @pytest.fixture
@@ -167,13 +152,6 @@ def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
         assert r.returncode == 2 and "backend: ganeti carries out only" in r.stderr, (argv, r.stderr)
     assert "shop" in subprocess.run(XENPAIR + ["--config", str(config), "list"], capture_output=True,
                                     text=True).stdout
-
-
-@pytest.fixture(scope="module")
-def os_definition(cluster):
-    """xenpair's OS definition on the nodes. Tests above this one in the file see the cluster
-    without it."""
-    return cluster.install_os()
 
 
 def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, os_definition, tmp_path):

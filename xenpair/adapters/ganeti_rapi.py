@@ -62,6 +62,12 @@ class Rapi:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> Rapi:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, params=None, body=None):
         import httpx
 
@@ -106,6 +112,9 @@ class Rapi:
     def instances(self) -> list[dict]:
         return self._call("GET", "/2/instances", {"bulk": 1})
 
+    def instance(self, name: str) -> dict:
+        return self._call("GET", f"/2/instances/{name}")
+
     def operating_systems(self) -> list[str]:
         """The OS names (with variants) valid on every node."""
         return self._call("GET", "/2/os")
@@ -124,11 +133,29 @@ class Rapi:
     def remove_instance(self, name: str) -> int:
         return int(self._call("DELETE", f"/2/instances/{name}"))
 
+    def startup(self, name: str) -> int:
+        return int(self._call("PUT", f"/2/instances/{name}/startup"))
+
+    def shutdown(self, name: str, timeout_s: int = 120) -> int:
+        """A clean shutdown (ACPI on Xen), forced after TIMEOUT_S as Ganeti does."""
+        return int(self._call("PUT", f"/2/instances/{name}/shutdown", body={"timeout": timeout_s}))
+
+    def reinstall(self, name: str, body: dict) -> int:
+        """POST /2/instances/NAME/reinstall: the OS again on its disks (the instance must be stopped)."""
+        return int(self._call("POST", f"/2/instances/{name}/reinstall", body=body))
+
+    def modify(self, name: str, body: dict) -> int:
+        """PUT /2/instances/NAME/modify, e.g. {"nics": [["add", -1, {...}]]}."""
+        return int(self._call("PUT", f"/2/instances/{name}/modify", body=body))
+
     def job(self, job_id: int) -> dict:
         return self._call("GET", f"/2/jobs/{job_id}")
 
-    def cancel(self, job_id: int) -> None:
-        self._call("DELETE", f"/2/jobs/{job_id}")
+    def cancel(self, job_id: int) -> tuple[bool, str]:
+        """(cancelled, Ganeti's message): a job that already runs is not cancelled (Ganeti 3.0
+        cannot stop a running opcode); it ends on the cluster."""
+        r = self._call("DELETE", f"/2/jobs/{job_id}")
+        return (bool(r[0]), str(r[1])) if isinstance(r, list) and len(r) == 2 else (False, str(r))
 
     def wait(self, job_id: int, log: Callable[[str], None] | None = None, timeout: float = 3600) -> dict:
         """Follow job JOB_ID until it ends (long polls: the master answers at once on a change);

@@ -211,6 +211,8 @@ def _short(message: str) -> str:
 def _toolstack_missing(site) -> str | None:
     from xenpair.adapters import toolstack
 
+    if site.config.backend == "ganeti":        # Ganeti starts its instances
+        return None
     for kind in ("hosting", "backup"):
         problem = toolstack.missing(site.hosts[kind], site.config.toolstack)
         if problem:

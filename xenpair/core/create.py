@@ -59,10 +59,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None,
     if site.config.backend == "ganeti":
         from xenpair.core import ganeti_pairs
 
-        if start or wait is not None or mail:
-            raise BadInput("on backend: ganeti, create builds only so far (no --start, --wait or summary mail)",
-                           hint="add --no-start --no-mail (docs/ganeti.md says what works)")
-        return ganeti_pairs.plan_create(site, tier_arg, name, external_ip, progress, authorized_keys)
+        return ganeti_pairs.plan_create(site, tier_arg, name, external_ip, progress, authorized_keys, start=start,
+                                        mail=mail, wait=wait)
     cfg = site.config
     hosts = site.hosts            # an SSH backup dom0 starts connecting now, in the background
     # -- check arguments

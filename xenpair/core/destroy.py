@@ -28,9 +28,9 @@ def doomed_machines(site: Site, name: str, keep_backup: bool):
 def plan_destroy(site: Site, name: str, keep_backup: bool = False) -> Plan:
     pair, kinds = doomed_machines(site, name, keep_backup)
     if site.config.backend == "ganeti":
-        from xenpair.core import ganeti_pairs
+        from xenpair.core import ganeti_changes
 
-        return ganeti_pairs.plan_destroy(site, pair, kinds, keep_backup)
+        return ganeti_changes.plan_destroy(site, pair, kinds, keep_backup)
     specs = {r: machine_spec(site, pair, r) for r in kinds}
     for spec in specs.values():
         refuse_building(site, spec)

@@ -31,14 +31,17 @@ def _pair(site: Site, name: str):
 
 def plan_ip(site: Site, name: str, new_ip: str | None) -> Plan:
     """`ip set` (NEW_IP) or `ip remove` (None): the hosting cfg's vifs, then the registry row."""
-    site.require_xen_tools()
     pair = _pair(site, name)
     cfg = site.config
-    spec = machine_spec(site, pair, "hosting")
     old = pair.hosting.external_ip or None
     if new_ip is not None:
         others = {ip: who for ip, who in site.registry.read().external_ips().items() if who != pair.hosting.name}
         new_ip = str(check_external_ip(new_ip, cfg, others))
+    if cfg.backend == "ganeti":
+        from xenpair.core import ganeti_changes
+
+        return ganeti_changes.plan_ip(site, pair, new_ip)
+    spec = machine_spec(site, pair, "hosting")
     try:
         text = Path(spec.cfg_path).read_text()
     except OSError as e:
@@ -90,6 +93,12 @@ def power(site: Site, name: str, action: str, kinds: tuple[str, ...] = KINDS) ->
     """
     pair = _pair(site, name)
     out: dict[str, str | None] = {}
+    if site.config.backend == "ganeti":
+        from xenpair.core import ganeti_changes
+
+        out = ganeti_changes.power(site, pair, action, kinds)
+        record_started(site, name, [k for k, p in out.items() if p is None], running=action == "start")
+        return out
     for kind in kinds:
         row = getattr(pair, kind)
         if row is None or row.state == "destroyed":

@@ -108,7 +108,7 @@ def wait_for(site: Site, todo: dict[str, Target], timeout: float, progress: Prog
 
 def _wait_one(site: Site, t: Target, deadline: float, timeout: float, progress: Progress,
               stop: threading.Event) -> Ready:
-    host = site.hosts[t.kind]
+    host = site.reach(t.kind)
     progress.waiting(t.kind, t.fqdn, host.name)
     r = Ready(t.kind, t.fqdn, t.address, host.name)
     began = time.monotonic()
@@ -145,10 +145,13 @@ def _check(site: Site, host, t: Target, r: Ready, deadline: float, timeout: floa
             return
         if remaining <= 0:
             ts = site.config.toolstack
+            ask = (f"'gnt-instance info {t.fqdn}' and 'gnt-instance console {t.fqdn}' on the master"
+                   if site.config.backend == "ganeti" else f"'{ts} list {t.fqdn}' and '{ts} console {t.fqdn}' "
+                                                           f"on {host.name}")
             r.problem = (f"{t.fqdn} was not ready within {timeout:g} s: {r.attempts} SSH connection(s) to "
                          f"{t.address}:{port} from {host.name}, expecting the {first} host key "
-                         f"{expected[first]}; the last attempt: {last}. Is it running ('{ts} list {t.fqdn}' on "
-                         f"{host.name}), and what does its console say ('{ts} console {t.fqdn}')?")
+                         f"{expected[first]}; the last attempt: {last}. Is it running, and what does its "
+                         f"console say ({ask})?")
             return
         r.attempts += 1
         try:
@@ -256,7 +259,7 @@ def add_forget_keys_steps(plan: Plan, site: Site, specs: dict) -> None:
     """destroy, rebuild: the machines' lines leave known_hosts on their dom0s (their keys are gone)."""
     kh = site.config.ready.known_hosts
     for kind, spec in specs.items() if kh else ():
-        host, names = site.hosts[kind], [spec.fqdn, str(spec.ip)]
+        host, names = site.reach(kind), [spec.fqdn, str(spec.ip)]
         plan.add(f"remove {' and '.join(names)} from {kh} on host {host.name}",
                  {"known_hosts": {kind: {"host": host.name, "file": kh, "names": names}}},
                  lambda host=host, names=names: known_hosts.replace(host, kh, names, []))

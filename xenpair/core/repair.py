@@ -36,6 +36,10 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
         raise BadInput(f"no pair named {name!r} in the registry", hint="'xenpair list' shows the pairs")
     if pair.state == "created":
         return None
+    if site.config.backend == "ganeti":
+        from xenpair.core import ganeti_pairs
+
+        return ganeti_pairs.plan_repair(site, pair, progress, mail)
     cfg = site.config
     if pair.tier not in site.tiers:
         raise BadInput(f"the pair's package {pair.tier!r} is no longer in the packages file",

@@ -20,6 +20,7 @@ class Site:
     config_path: Path | None
     _tiers: dict[str, Tier] | None = None
     _hosts: dict[str, LocalHost] | None = None
+    _local: LocalHost | None = None
 
     @property
     def hosts(self) -> dict[str, LocalHost | SshHost]:
@@ -28,7 +29,7 @@ class Site:
         An SSH host starts connecting at once, in the background: it overlaps the local work.
         """
         if self._hosts is None:
-            self.require_xen_tools()
+            self.require_xen_tools("this command")
             from xenpair.adapters.hosts import LocalHost
 
             local = LocalHost()
@@ -42,15 +43,25 @@ class Site:
             self._hosts = {"hosting": local, "backup": backup}
         return self._hosts
 
-    def require_xen_tools(self) -> None:
-        """What the Ganeti backend cannot do yet is refused, never done with xen-tools on this host."""
+    def require_xen_tools(self, what: str = "this") -> None:
+        """What only the xen-tools backend does is refused on a cluster, never done with xen-tools on this host."""
         if self.config.backend == "ganeti":
             from xenpair.errors import BadInput
 
-            raise BadInput("backend: ganeti carries out only 'check', 'list', 'show', 'create' (build only) and "
-                           "'destroy' so far; starting, waiting, rebuilding, repairing and IP changes on a cluster "
-                           "are not there yet", where=f"{self.config_path}: backend",
-                           hint="use backend: xen-tools for this (docs/ganeti.md says what works)")
+            raise BadInput(f"{what} works with backend: xen-tools only (dom0s, xen-create-image); this site has "
+                           "backend: ganeti", where=f"{self.config_path}: backend",
+                           hint="docs/ganeti.md says what xenpair does on a cluster")
+
+    def reach(self, kind: str) -> LocalHost | SshHost:
+        """Where the machines of KIND are reached from (`wait`, known_hosts): the dom0 that runs
+        them; on a Ganeti cluster the host xenpair runs on, which must reach both networks."""
+        if self.config.backend == "ganeti":
+            if self._local is None:
+                from xenpair.adapters.hosts import LocalHost
+
+                self._local = LocalHost()
+            return self._local
+        return self.hosts[kind]
 
     def close(self) -> None:
         for host in set((self._hosts or {}).values()):
