@@ -272,6 +272,12 @@ class BootStandIn:
                               text=True, timeout=120)
 
     def _run(self) -> None:
+        try:
+            self._watch()
+        except Exception as e:             # seen in the test's failure message, not lost with the thread
+            self.log.append(f"the boot stand-in stopped: {e!r}")
+
+    def _watch(self) -> None:
         while not self._stop.wait(0.3):
             running = self.cluster.fake_running()
             for name in [n for n in self.booted if n not in running]:

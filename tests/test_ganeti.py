@@ -127,31 +127,16 @@ def test_the_lowest_number_free_in_both_networks(cluster, rapi):
         cluster.gnt("gnt-network", "modify", "--remove-reserved-ips=203.0.113.3", "backup-net")
 
 
-def test_what_the_ganeti_backend_cannot_do_yet_is_refused(cluster, tmp_path):
-    """Until the backend does it all (issue 14), a site that says `backend: ganeti` must never
-    fall through to xen-create-image or xl on this host."""
+def test_what_only_the_xen_tools_backend_does_is_refused_on_a_cluster(cluster, tmp_path):
+    """A site that says `backend: ganeti` must never fall through to xen-create-image, xl or the
+    dom0 image store on this host: the golden image of a cluster is ganeti.image on its nodes."""
     from tests.conftest import XENPAIR
 
     config = ganeti_site(cluster, tmp_path)
-    for argv, message in (
-            (["create", "small", "shop", "--no-external-ip", "--yes"], "create builds only so far"),
-            (["create", "small", "shop", "--no-external-ip", "--start", "--no-mail", "--yes"],
-             "create builds only so far"),
-            (["create", "small", "shop", "203.0.113.50", "--no-start", "--no-mail", "--yes"],
-             "external IPs on backend: ganeti are not there yet")):
+    for argv in (["image", "list"], ["image", "build"], ["roles", "sync"]):
         r = subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
-        assert r.returncode == 2 and message in r.stderr, (argv, r.stderr)
-    (tmp_path / "h.csv").write_text("IP;Name;Package;external IP;Date created;State\n"
-                                    "198.51.100.9;shop.hosting.example.de;small;;2026-12-03T00:00:00+00:00;created\n")
-    (tmp_path / "b.csv").write_text("IP;Name;Package;Date created;State\n"
-                                    "203.0.113.9;shop.backup.example.de;small;2026-12-03T00:00:00+00:00;created\n")
-    for argv in (["start", "shop"], ["stop", "shop"], ["wait", "shop"], ["ip", "set", "shop", "192.0.2.60"]):
-        r = subprocess.run(XENPAIR + ["--config", str(config), *argv], capture_output=True, text=True, timeout=60,
-                           stdin=subprocess.DEVNULL)
-        assert r.returncode == 2 and "backend: ganeti carries out only" in r.stderr, (argv, r.stderr)
-    assert "shop" in subprocess.run(XENPAIR + ["--config", str(config), "list"], capture_output=True,
-                                    text=True).stdout
+        assert r.returncode == 2 and "works with backend: xen-tools only" in r.stderr, (argv, r.stderr)
 
 
 def test_the_os_definition_installs_a_guest_from_the_image_with_xenpairs_roles(cluster, os_definition, tmp_path):

@@ -79,7 +79,8 @@ def test_a_pair_on_the_cluster_is_ready_when_its_guests_answer_with_the_keys_xen
         assert shown["readiness"] != "ready", shown
 
         r = xp(config, "start", "life1", "--wait=400", "--json")
-        assert r.returncode == 0, r.stderr[-3000:]
+        assert r.returncode == 0, (r.stderr[-3000:] + "\n".join(boot.log)
+                                   + boot.console("life1.hosting.example.de")[-3000:])
         assert json.loads(r.stdout)["ok"]
         assert json.loads(xp(config, "show", "life1", "--json").stdout)["readiness"] == "ready"
 
@@ -162,3 +163,34 @@ def test_ctrl_c_during_a_create_cancels_what_has_not_run_and_repair_finishes_the
         f"203.0.113.{n}"
     assert json.loads(xp(config, "show", "intr1", "--json").stdout)["state"] == "created"
     assert xp(config, "destroy", "intr1", "--yes").returncode == 0
+
+
+def test_overwrite_builds_the_hosting_machine_again_and_keeps_the_backup(cluster, os_definition, tmp_path):
+    """create --overwrite on a cluster: the hosting instance removed and created again at its
+    address with new host keys; the backup instance untouched unless --rebuild-backup; a running
+    instance is refused without --stop."""
+    config = site(cluster, tmp_path)
+    r = xp(config, "create", "small", "reb1", "--no-external-ip", "--no-start", "--no-mail", "--yes", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    first = json.loads(r.stdout)
+    n = first["n"]
+    assert xp(config, "start", "reb1").returncode == 0            # the fake hypervisor marks it running
+    r = xp(config, "create", "small", "reb1", "--overwrite", "--no-mail", "--yes")
+    assert r.returncode == 2 and "reb1.hosting.example.de is running" in r.stderr and "--stop" in r.stderr
+    r = xp(config, "create", "small", "reb1", "--overwrite", "--stop", "--no-mail", "--yes", "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    again = json.loads(r.stdout)
+    assert again["action"] == "rebuild" and again["kept"] == ["backup"] and again["n"] == n
+    old, new = (x["hosting"]["summary"]["ssh_fingerprints"] for x in (first, again))
+    assert old != new                                              # new host keys
+    shown = json.loads(xp(config, "show", "reb1", "--json").stdout)
+    assert shown["hosting"]["host_keys"] == new
+    assert shown["backup"]["host_keys"] == first["backup"]["summary"]["ssh_fingerprints"]     # kept
+    assert instances(cluster)["reb1.hosting.example.de"][2] == f"198.51.100.{n}"
+    r = xp(config, "create", "small", "reb1", "--overwrite", "--rebuild-backup", "--stop", "--no-mail", "--yes",
+           "--json")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout)["kept"] == []
+    assert json.loads(xp(config, "show", "reb1", "--json").stdout)["backup"]["host_keys"] != \
+        first["backup"]["summary"]["ssh_fingerprints"]
+    assert xp(config, "destroy", "reb1", "--yes").returncode == 0

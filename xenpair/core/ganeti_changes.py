@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from xenpair.core.ganeti_pairs import Named, why
+from xenpair.core.ganeti_build import Named, why
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
 from xenpair.errors import Failed

@@ -32,7 +32,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
                  rebuild_backup: bool = False, stop: bool = False, start: bool = False, mail: bool = True,
                  wait: float | None = None, authorized_keys: tuple[str, ...] = ()) -> Plan:
     """The backup machine holds the customer's backups: it is rebuilt only with REBUILD_BACKUP."""
-    cfg, hosts = site.config, site.hosts
+    cfg = site.config
     check_name(name)
     tier_name = resolve_tier(site.tiers, tier_arg)
     snap = site.registry.read()
@@ -52,6 +52,11 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         ext = str(check_external_ip(external_ip, cfg, others))
     else:
         ext = own_ext
+    if cfg.backend == "ganeti":
+        from xenpair.core import ganeti_remake
+
+        return ganeti_remake.plan_rebuild(site, pair, tier_name, kinds, ext, progress or NoProgress(), stop, start,
+                                         mail, wait, authorized_keys)
     check_log_dir(site)
     tier = site.tiers[tier_name]
     specs, doomed = {}, {}
@@ -63,6 +68,7 @@ def plan_rebuild(site: Site, tier_arg: str, name: str, external_ip: str | None, 
         refuse_building(site, spec)
         doomed[kind] = ready_to_build(site, spec)
         specs[kind] = spec
+    hosts = site.hosts
     running = refuse_running(site, specs, stop)
     images = choose_images(site, kinds)
     specs = {kind: replace(spec, install=images[kind].argv()) for kind, spec in specs.items()}

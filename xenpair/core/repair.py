@@ -37,9 +37,9 @@ def plan_repair(site: Site, name: str, progress: Progress | None = None, mail: b
     if pair.state == "created":
         return None
     if site.config.backend == "ganeti":
-        from xenpair.core import ganeti_pairs
+        from xenpair.core import ganeti_remake
 
-        return ganeti_pairs.plan_repair(site, pair, progress, mail)
+        return ganeti_remake.plan_repair(site, pair, progress, mail)
     cfg = site.config
     if pair.tier not in site.tiers:
         raise BadInput(f"the pair's package {pair.tier!r} is no longer in the packages file",
