@@ -158,15 +158,13 @@ class Cluster:
         return r
 
     def install_os(self) -> Path:
-        """xenpair's OS definition on the nodes (the root is every virtual node's): what an admin
-        copies to /srv/ganeti/os/xenpair on each node."""
-        from xenpair.core.ganeti_os import files
+        """xenpair's OS definition on the nodes (the root is every virtual node's), written by
+        `xenpair ganeti install-os` as an admin does on each node."""
+        from tests.conftest import XENPAIR
 
         os_dir = self.root / "srv/ganeti/os/xenpair"
-        for rel, (data, mode) in files().items():
-            (os_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-            (os_dir / rel).write_bytes(data)
-            (os_dir / rel).chmod(mode)
+        subprocess.run(XENPAIR + ["ganeti", "install-os", str(os_dir)], check=True, capture_output=True,
+                       stdin=subprocess.DEVNULL)
         return os_dir
 
     def site_config(self, root: Path, image: str, tier_disk_gb: int = 2, mail_port: int | None = None,

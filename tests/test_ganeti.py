@@ -310,3 +310,34 @@ def test_a_full_pool_is_a_clear_error(cluster, os_definition, tmp_path):
     assert "no address number is free in both full-h and full-b" in r.stderr
     assert "nope." not in cluster.gnt("gnt-instance", "list", "--no-headers", "-o", "name").stdout
     assert not (tmp_path / "h.csv").exists()
+
+
+def test_install_os_writes_the_definition_whole_or_as_a_tar_and_refuses_folders_others_can_change(tmp_path):
+    import tarfile
+
+    from tests.conftest import XENPAIR
+    from xenpair.core.ganeti_os import files
+
+    def xp(*argv):
+        return subprocess.run(XENPAIR + ["ganeti", "install-os", *argv], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    target = tmp_path / "os" / "xenpair"
+    target.parent.mkdir()
+    target.mkdir()
+    (target / "stale-from-an-older-version").write_text("x")
+    r = xp(str(target))
+    assert r.returncode == 0, r.stderr
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == sorted(files())
+    assert (target / "create").stat().st_mode & 0o777 == 0o755 and (target / "roles/base").is_file()
+    assert not list(tmp_path.glob("os/*.xenpair-*"))                  # nothing left beside it
+    r = xp("--tar", str(tmp_path / "os.tar"))
+    assert r.returncode == 0, r.stderr
+    with tarfile.open(tmp_path / "os.tar") as t:
+        assert {m.name: t.extractfile(m).read() for m in t.getmembers()} == {k: v[0] for k, v in files().items()}
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    r = xp(str(shared / "xenpair"))
+    assert r.returncode == 2 and f"{shared} can be changed by another user" in r.stderr
+    assert not (shared / "xenpair").exists()

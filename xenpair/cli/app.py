@@ -19,6 +19,7 @@ from xenpair.cli import create as create_cmd
 from xenpair.cli import destroy as destroy_cmd
 from xenpair.cli import lifecycle, listing
 from xenpair.cli import repair as repair_cmd
+from xenpair.cli.ganeti import ganeti_app
 from xenpair.cli.images import image_app
 from xenpair.cli.roles import roles_app
 from xenpair.cli.web import web_app
@@ -99,6 +100,7 @@ app.command("stop")(lifecycle.stop)
 app.add_typer(roles_app, name="roles")
 app.add_typer(image_app, name="image")
 app.add_typer(web_app, name="web")
+app.add_typer(ganeti_app, name="ganeti")
 
 
 def exit_code(error: BaseException) -> int:

@@ -78,6 +78,13 @@ def nothing_to_do(name: str, message: str, as_json: bool) -> None:
         print(f"{name}: {message}")
 
 
+def done(message: str, result: dict, as_json: bool) -> None:
+    if as_json:
+        _json(result)
+    else:
+        print(message)
+
+
 def destroy_warning(p: dict, rebuild: bool = False) -> list[str]:
     s = p["summary"]
     lines = [f"This {'REBUILDS' if rebuild else 'DESTROYS'} pair {s['name']} (address number {s['n']}); "

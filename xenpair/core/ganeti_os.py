@@ -10,6 +10,7 @@ import io
 import subprocess
 import tarfile
 import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -63,3 +64,60 @@ def parameters(cfg: Config, kind: str, hostname: str, image: str, external_ip: b
     if root_password_hash:
         secret["root_password_hash"] = root_password_hash
     return params, secret, prints
+
+
+def plan_install(target: Path | None, tar: Path | None):
+    """Write the OS definition into TARGET (a folder, replaced whole: a node's
+    /srv/ganeti/os/xenpair) or into the tar file TAR (to send to every node with `gnt-cluster
+    copyfile`). Refused where another user could swap what root writes or what Ganeti runs."""
+    import os
+    import shutil
+
+    from xenpair.adapters.atomic import write as write_atomic
+    from xenpair.core.plan import Plan
+    from xenpair.errors import BadInput
+
+    found = files()
+    dest = (target or tar).absolute()
+    parent = dest.parent
+    if not parent.is_dir():
+        raise BadInput(f"{parent} is not a folder", where=str(dest), hint="create it first (e.g. mkdir -p "
+                                                                         "/srv/ganeti/os)")
+    for d in (parent, *parent.parents):          # sticky folders (/tmp) only above the parent
+        st = d.stat()
+        if st.st_uid not in (0, os.geteuid()) or (st.st_mode & 0o022 and (d == parent or not st.st_mode & 0o1000)):
+            raise BadInput(f"{d} can be changed by another user: what xenpair writes below it could be "
+                           "swapped before Ganeti runs it as root", where=str(dest),
+                           hint="choose a folder only root can change" + (
+                               "" if d != parent else f", or make it so: chown root {d}; chmod go-w {d}"))
+    plan = Plan(f"install xenpair's Ganeti OS definition {'into ' + str(dest) if target else 'as ' + str(dest)}",
+                {"target": str(dest), "files": sorted(found), "os": OS_NAME})
+
+    def to_folder() -> None:
+        new, old = dest.with_name(dest.name + ".xenpair-new"), dest.with_name(dest.name + ".xenpair-old")
+        for leftover in (new, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        for rel, (data, mode) in found.items():
+            (new / rel).parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            (new / rel).write_bytes(data)
+            (new / rel).chmod(mode)
+        new.chmod(0o755)
+        if dest.exists():
+            dest.rename(old)
+        new.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+        plan.result = {"installed": str(dest), "files": len(found)}
+
+    def to_tar() -> None:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            for rel, (data, mode) in sorted(found.items()):
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+                t.addfile(info, io.BytesIO(data))
+        write_atomic(dest, buf.getvalue(), 0o644)
+        plan.result = {"installed": str(dest), "files": len(found)}
+
+    plan.add(f"write {len(found)} files (the scripts, the role scripts under roles/)", {"target": str(dest)},
+             to_folder if target else to_tar)
+    return plan
