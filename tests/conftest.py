@@ -16,8 +16,6 @@ from tests import sandbox
 from tests import smtpd as smtp
 from tests.sshd import Sshd
 
-pytest_plugins = ["tests.ganeti_fixtures"]       # the one Ganeti cluster of a session
-
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 XENPAIR = [sys.executable, "-m", "xenpair"]

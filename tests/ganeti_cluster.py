@@ -163,8 +163,10 @@ class Cluster:
         from tests.conftest import XENPAIR
 
         os_dir = self.root / "srv/ganeti/os/xenpair"
-        subprocess.run(XENPAIR + ["ganeti", "install-os", str(os_dir)], check=True, capture_output=True,
-                       stdin=subprocess.DEVNULL)
+        r = subprocess.run(XENPAIR + ["ganeti", "install-os", str(os_dir)], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise RuntimeError(f"xenpair ganeti install-os: {r.stderr}")
         return os_dir
 
     def site_config(self, root: Path, image: str, tier_disk_gb: int = 2, mail_port: int | None = None,

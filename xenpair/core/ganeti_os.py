@@ -80,10 +80,11 @@ def plan_install(target: Path | None, tar: Path | None):
     found = files()
     dest = (target or tar).absolute()
     parent = dest.parent
-    if not parent.is_dir():
-        raise BadInput(f"{parent} is not a folder", where=str(dest), hint="create it first (e.g. mkdir -p "
-                                                                         "/srv/ganeti/os)")
+    if parent.exists() and not parent.is_dir():
+        raise BadInput(f"{parent} is not a folder", where=str(dest), hint="give a folder's path")
     for d in (parent, *parent.parents):          # sticky folders (/tmp) only above the parent
+        if not d.exists():                       # made by the plan (mode 0755), as /srv/ganeti/os on a new node
+            continue
         st = d.stat()
         if st.st_uid not in (0, os.geteuid()) or (st.st_mode & 0o022 and (d == parent or not st.st_mode & 0o1000)):
             raise BadInput(f"{d} can be changed by another user: what xenpair writes below it could be "
@@ -94,6 +95,7 @@ def plan_install(target: Path | None, tar: Path | None):
                 {"target": str(dest), "files": sorted(found), "os": OS_NAME})
 
     def to_folder() -> None:
+        parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         new, old = dest.with_name(dest.name + ".xenpair-new"), dest.with_name(dest.name + ".xenpair-old")
         for leftover in (new, old):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -109,6 +111,7 @@ def plan_install(target: Path | None, tar: Path | None):
         plan.result = {"installed": str(dest), "files": len(found)}
 
     def to_tar() -> None:
+        parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as t:
             for rel, (data, mode) in sorted(found.items()):

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from tests.conftest import XENPAIR
+from tests.ganeti.conftest import IMAGE
 from tests.ganeti_cluster import BootStandIn
-from tests.ganeti_fixtures import IMAGE
 
 
 def site(cluster, root: Path, **kw) -> Path:

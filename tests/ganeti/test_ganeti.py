@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ganeti.conftest import IMAGE
 from tests.ganeti_cluster import NODES
-from tests.ganeti_fixtures import IMAGE
 from xenpair.adapters.ganeti_rapi import Rapi, read_credentials
 from xenpair.errors import BadInput, Failed
 
@@ -322,9 +322,10 @@ def test_install_os_writes_the_definition_whole_or_as_a_tar_and_refuses_folders_
         return subprocess.run(XENPAIR + ["ganeti", "install-os", *argv], capture_output=True, text=True, timeout=60,
                               stdin=subprocess.DEVNULL)
 
+    r = xp(str(tmp_path / "new" / "os" / "xenpair"))                    # a new node: the folders are made
+    assert r.returncode == 0 and (tmp_path / "new/os/xenpair/create").is_file(), r.stderr
     target = tmp_path / "os" / "xenpair"
-    target.parent.mkdir()
-    target.mkdir()
+    target.mkdir(parents=True)
     (target / "stale-from-an-older-version").write_text("x")
     r = xp(str(target))
     assert r.returncode == 0, r.stderr
