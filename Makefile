@@ -15,9 +15,10 @@ MIRROR ?= $(shell tests/tools/apt-mirror bookworm)
 # chromium: the browser the web tests drive with Playwright (Debian's, never a downloaded one)
 APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh-client \
                libxenmisc4.17 python3-venv ca-certificates msmtp-mta openssl shellcheck \
-               qemu-system-x86 iproute2 chromium
+               qemu-system-x86 iproute2 chromium \
+               dh-virtualenv debhelper dpkg-dev fakeroot build-essential python3-dev lintian
 
-.PHONY: all deps venv lint test aptcache demo demo-dir web-demo bench clean-demo
+.PHONY: all deps venv lint test aptcache demo demo-dir web-demo bench clean-demo deb
 all: test
 
 deps:
@@ -71,6 +72,16 @@ $(DEMO_DIR)/images/.bookworm-linked: $(TEST_CACHE)/images/.bookworm-built | demo
 	for f in "$$tar" "$${tar%.tar}.json"; do \
 	  ln -f "$$f" $(DEMO_DIR)/images/bookworm/ 2>/dev/null || cp "$$f" $(DEMO_DIR)/images/bookworm/; done
 	touch $@
+
+# the Debian packages (xenpair_VERSION_amd64.deb, xenpair-web_VERSION_all.deb) from a clean
+# export of the committed tree (git archive HEAD: never what happens to lie in the work tree),
+# built with dpkg-buildpackage (dh-virtualenv fetches the Python libraries from PyPI) into DEB_OUT
+DEB_OUT ?= dist
+deb: deps
+	@set -e; work=$$(mktemp -d /tmp/xenpair-deb.XXXXXX); trap 'rm -rf "$$work"' EXIT; \
+	  git archive --format=tar --prefix=xenpair/ HEAD | tar -x -C "$$work"; \
+	  (cd "$$work/xenpair" && dpkg-buildpackage -us -uc -b); \
+	  mkdir -p $(DEB_OUT); cp "$$work"/*.deb $(DEB_OUT)/; ls -l $(DEB_OUT)/*.deb
 
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench

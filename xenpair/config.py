@@ -29,6 +29,7 @@ from xenpair.errors import ConfigError
 from xenpair.yamlfile import compose, line_of, read_yaml, validation_problems
 
 DEFAULT_CONFIG = Path("/etc/xenpair/config.yaml")
+DEFAULT_PACKAGES = Path("/etc/xenpair/packages.yaml")      # the .deb's conffile
 ENV_CONFIG = "XENPAIR_CONFIG"
 
 _DOMAIN = re.compile(r"(?=.{1,200}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
@@ -362,6 +363,13 @@ def shipped_packages_file() -> Path:
     return Path(str(resources.files("xenpair") / "packages.yaml"))
 
 
+def packages_path(packages_file: Path | str | None) -> Path:
+    """packages_file, else /etc/xenpair/packages.yaml if it exists, else the one shipped with xenpair."""
+    if packages_file:
+        return Path(packages_file)
+    return DEFAULT_PACKAGES if DEFAULT_PACKAGES.exists() else shipped_packages_file()
+
+
 def config_path(explicit: str | None) -> Path | None:
     """--config, else $XENPAIR_CONFIG, else /etc/xenpair/config.yaml if it exists, else None."""
     if explicit:
@@ -386,7 +394,7 @@ def load_config(explicit: str | None = None) -> tuple[Config, Path | None]:
 
 
 def load_packages(config: Config) -> dict[str, Tier]:
-    path = config.packages_file or shipped_packages_file()
+    path = packages_path(config.packages_file)
     data = read_yaml(path, "packages file")
     problems: list[str] = []
     tiers: dict[str, Tier] = {}

@@ -179,6 +179,10 @@ def run(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _on_signal)
+    if "_XENPAIR_COMPLETE" in os.environ:    # <TAB> in bash: typer's completion (the script: get_completion_script)
+        from typer.completion import completion_init
+
+        completion_init()
     try:
         app(args=argv, prog_name="xenpair")
     except SystemExit as e:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from xenpair.cli.complete import package_names, pair_names
 from xenpair.errors import BadInput, Refused
 
 EPILOG = ("Fully scripted: xenpair create package2 customer42 203.0.113.10 --yes --start --json. "
@@ -18,10 +19,11 @@ def create(
     ctx: typer.Context,
     package: Annotated[str | None, typer.Argument(
         help="Package tier from packages.yaml; a bare number N means packageN. Asked if missing.",
-        show_default=False)] = None,
+        show_default=False, autocompletion=package_names)] = None,
     name: Annotated[str | None, typer.Argument(
         help="Short machine name, one DNS label (a-z, 0-9, inner '-', at most 63): the machines "
-             "become NAME.<hosting.domain> and NAME.<backup.domain>. Asked if missing.", show_default=False)] = None,
+             "become NAME.<hosting.domain> and NAME.<backup.domain>. Asked if missing.", show_default=False,
+        autocompletion=pair_names)] = None,
     external_ip: Annotated[str | None, typer.Argument(
         help="Public IPv4 address for the hosting machine (a second --ip). Asked if missing, unless "
              "--no-external-ip.", show_default=False)] = None,

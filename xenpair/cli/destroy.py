@@ -4,10 +4,13 @@ from typing import Annotated
 
 import typer
 
+from xenpair.cli.complete import pair_names
+
 
 def destroy(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Short name of the pair to remove.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="Short name of the pair to remove.", show_default=False,
+                                              autocompletion=pair_names)],
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Do not ask to type the name (needed without a terminal).")] = False,
     keep_backup: Annotated[bool, typer.Option(

@@ -4,8 +4,11 @@ from typing import Annotated
 
 import typer
 
+from xenpair.cli.complete import pair_names
+
 ip_app = typer.Typer(help="Change the external IP of an existing pair's hosting machine.", no_args_is_help=True)
-NameArg = Annotated[str, typer.Argument(help="Short name of the pair.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Short name of the pair.", show_default=False,
+                                        autocompletion=pair_names)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the cfg diff and change nothing.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the plan or result as JSON on stdout.")]
 

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from xenpair.cli.complete import pair_names
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
@@ -22,7 +24,7 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False,
 def show_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Short name of the pair (foo, not foo.hosting.example.de).",
-                                        show_default=False)],
+                                        show_default=False, autocompletion=pair_names)],
     json_out: JsonOpt = False,
 ) -> None:
     """Show one pair from the registry."""

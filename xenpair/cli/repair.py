@@ -4,10 +4,13 @@ from typing import Annotated
 
 import typer
 
+from xenpair.cli.complete import pair_names
+
 
 def repair(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Short name of the incomplete pair.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="Short name of the incomplete pair.", show_default=False,
+                                              autocompletion=pair_names)],
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print what would be rebuilt (argv, what it overwrites) and change nothing.")] = False,
     json_out: Annotated[bool, typer.Option(
