@@ -18,7 +18,7 @@ APT_PACKAGES = xen-tools debootstrap e2fsprogs util-linux openssh-server openssh
                qemu-system-x86 iproute2 chromium \
                dh-virtualenv debhelper dpkg-dev fakeroot build-essential python3-dev lintian
 
-.PHONY: all deps venv lint test aptcache demo demo-dir web-demo bench clean-demo deb
+.PHONY: all deps venv lint test aptcache demo demo-dir web-demo bench clean-demo deb test-debs
 all: test
 
 deps:
@@ -86,9 +86,17 @@ deb: deps
 lint: venv
 	$(VENV)/bin/ruff check xenpair tests bench
 
-test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache $(TEST_CACHE)/ganeti-chroot lint
+test: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache $(TEST_CACHE)/ganeti-chroot lint test-debs
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar XENPAIR_TEST_APT=$(TEST_CACHE)/apt \
-	  XENPAIR_TEST_GANETI_CHROOT=$(TEST_CACHE)/ganeti-chroot $(VENV)/bin/pytest
+	  XENPAIR_TEST_GANETI_CHROOT=$(TEST_CACHE)/ganeti-chroot XENPAIR_TEST_DEBS=$(TEST_DEBS) $(VENV)/bin/pytest
+
+# the packages of the committed tree, built here (the tests run without a network: the build
+# fetches from PyPI) once per commit (about 2 minutes)
+TEST_DEBS = $(TEST_CACHE)/deb/$(shell git rev-parse HEAD)
+test-debs: deps
+	@if [ ! -f $(TEST_DEBS)/.built ]; then \
+	  rm -rf $(TEST_CACHE)/deb && $(MAKE) --no-print-directory deb DEB_OUT=$(TEST_DEBS) && touch $(TEST_DEBS)/.built; \
+	fi
 
 # what apt fetches to install the roles' packages, recorded once (the tests replay it offline);
 # the tool skips the work when its record still matches the rootfs and the package lists
