@@ -116,6 +116,7 @@ bench: deps venv $(TEST_CACHE)/bookworm-rootfs.tar aptcache $(TEST_CACHE)/ganeti
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/pair.py
 	$(VENV)/bin/python bench/roles.py --rootfs $(TEST_CACHE)/bookworm-rootfs.tar --apt $(TEST_CACHE)/apt
 	$(VENV)/bin/python bench/registry.py
+	$(VENV)/bin/python bench/completion.py
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/ready.py
 	$(VENV)/bin/python bench/images.py --mirror $(MIRROR)
 	XENPAIR_TEST_ROOTFS=$(TEST_CACHE)/bookworm-rootfs.tar $(VENV)/bin/python bench/web.py
