@@ -186,11 +186,15 @@ def test_install_use_upgrade_remove_and_purge_in_a_fresh_bookworm(debs, bookworm
 
     # remove keeps the conffiles; purge removes them, and the state folders only where empty
     (root / "var/log/xenpair/shop-20261203.log").write_text("a run log\n")
+    # a site that keeps its registry below the state folder (for the web pages): never purged
+    (root / "var/lib/xenpair/registry").mkdir()
+    shutil.copy(root / "root/xen_hosting_ips.csv", root / "var/lib/xenpair/registry/xen_hosting_ips.csv")
     sh(root, "apt-get remove -y -q xenpair-web xenpair")
     assert not (root / "usr/bin/xenpair").exists() and (root / "etc/xenpair/config.yaml").exists()
     r = sh(root, "apt-get purge -y -q xenpair-web xenpair")
     assert not (root / "etc/xenpair/config.yaml").exists() and not (root / "etc/xenpair").exists()
-    assert not (root / "var/lib/xenpair").exists()                         # empty: gone
+    assert (root / "var/lib/xenpair/registry/xen_hosting_ips.csv").exists()   # a registry: kept, and said
+    assert "kept /var/lib/xenpair" in r.stdout + r.stderr
     assert (root / "var/log/xenpair/shop-20261203.log").exists()           # not empty: kept, and said
     assert "kept /var/log/xenpair" in r.stdout + r.stderr
     assert (root / "root/xen_hosting_ips.csv").exists()                    # the registry is never touched
