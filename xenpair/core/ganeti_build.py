@@ -5,6 +5,7 @@ core.build.PairResult on xen-tools), submitting instance creates and following t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -97,7 +98,7 @@ class GanetiPairResult:
         return {"action": self.action, "backend": "ganeti", "name": self.name, "tier": self.tier, "n": self.n,
                 "state": self.state, "ok": self.ok, "kept": self.kept, "attempts": self.attempts,
                 "next": f"xenpair repair {self.name}" if broken else None, "stopped_at": self.stopped_at,
-                "started": self.started, "mail": self.mail, "run_log": None,
+                "started": self.started, "mail": self.mail, "run_log": self.run_log,
                 "ready": {k: r.to_dict() for k, r in self.ready.items()},
                 **{k: m.to_dict() for k, m in self.machines.items()}}
 
@@ -155,6 +156,21 @@ class Maker:
         m.problem = why(done)
         self.progress.note(kind, f"FAILED: {m.problem}")
         return any(t in m.problem for t in TAKEN)
+
+    def run(self, body: Callable[[], None]) -> None:
+        """BODY (submits and follows) with a RAPI client of its own; then the machines it submitted
+        are recorded — on Ctrl-C too, after cancelling what has not started (repair or destroy
+        finish them)."""
+        from xenpair.core import ganeti
+
+        with ganeti.rapi(self.site) as self.client:
+            try:
+                body()
+            except KeyboardInterrupt:
+                self.cancel_pending()
+                record(self.site, self.result)
+                raise
+        record(self.site, self.result)
 
     def cancel_pending(self) -> None:
         """Ctrl-C: cancel the jobs not finished; a running one cannot be (it ends on the cluster)."""

@@ -18,7 +18,7 @@ import time
 
 from xenpair.config import resolve_tier
 from xenpair.core.build import KINDS, NoProgress, Progress
-from xenpair.core.ganeti_build import GanetiPairResult, Maker, check_networks, record
+from xenpair.core.ganeti_build import GanetiPairResult, Maker, check_networks
 from xenpair.core.plan import Plan
 from xenpair.core.ready import add_wait_step
 from xenpair.core.site import Site
@@ -66,7 +66,8 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None, p
     result: GanetiPairResult = plan.result
     maker = Maker(site, None, result, tier, progress, authorized_keys, start)
 
-    def attempt_all(client) -> None:
+    def attempt_all() -> None:
+        client = maker.client
         tried: set[int] = set()
         for attempt in range(1, ATTEMPTS + 1):
             nets = {x["name"]: x for x in client.networks()}
@@ -113,23 +114,14 @@ def plan_create(site: Site, tier_arg: str, name: str, external_ip: str | None, p
         raise Failed(f"{ATTEMPTS} address numbers were taken while creating {name} ({', '.join(result.attempts)})",
                      where=g.rapi, hint="many creates at once: run it again")
 
-    def create() -> None:
-        with ganeti.rapi(site) as maker.client:
-            try:
-                attempt_all(maker.client)
-            except KeyboardInterrupt:
-                maker.cancel_pending()
-                if result.machines:          # what was submitted is recorded: repair or destroy finish it
-                    record(site, result)
-                raise
-        record(site, result)
 
     plan.add(f"take the lowest address number free in both {g.hosting.network} and {g.backup.network}; create "
              f"{fqdns['hosting']} in group {g.hosting.group} and {fqdns['backup']} in group {g.backup.group} "
              f"(Ganeti jobs{', started when installed' if start else ''}; at most {ATTEMPTS} numbers if others "
              "take them meanwhile); record both in the registry (created or failed)",
              {"rapi": f"POST {g.rapi}/2/instances (2 jobs)",
-              "registry": {"hosting": str(cfg.registry.hosting), "backup": str(cfg.registry.backup)}}, create)
+              "registry": {"hosting": str(cfg.registry.hosting), "backup": str(cfg.registry.backup)}},
+             lambda: maker.run(attempt_all))
     add_after(plan, site, fqdns["hosting"], progress, mail, start, wait, name)
     return plan
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from xenpair.core.build import KINDS, NoProgress, Progress
-from xenpair.core.ganeti_build import GanetiPairResult, Maker, Named, check_networks, record, why
+from xenpair.core.ganeti_build import GanetiPairResult, Maker, Named, check_networks, why
 from xenpair.core.ganeti_pairs import add_after
 from xenpair.core.plan import Plan
 from xenpair.core.site import Site
@@ -103,21 +103,14 @@ def _remake(plan: Plan, site: Site, pair, kinds: list[str], tier_name: str, exte
         return run
 
     def create() -> None:
-        with ganeti.rapi(site) as maker.client:
-            try:
-                began = time.monotonic()
-                for kind, m in want.items():
-                    maker.submit(kind, m.fqdn, m.ip, m.external_ip)
-                for kind in want:
-                    if maker.follow(kind, began):
-                        m = result.machines[kind]
-                        m.problem = (f"its address {m.ip} is taken in {getattr(g, kind).network} by another "
-                                     f"instance ({m.problem})")
-            except KeyboardInterrupt:
-                maker.cancel_pending()
-                record(site, result)
-                raise
-        record(site, result)
+        began = time.monotonic()
+        for kind, m in want.items():
+            maker.submit(kind, m.fqdn, m.ip, m.external_ip)
+        for kind in want:
+            if maker.follow(kind, began):
+                m = result.machines[kind]
+                m.problem = (f"its address {m.ip} is taken in {getattr(g, kind).network} by another instance "
+                             f"({m.problem})")
 
     for kind, m in want.items():
         if m.fqdn in present:
@@ -127,4 +120,4 @@ def _remake(plan: Plan, site: Site, pair, kinds: list[str], tier_name: str, exte
     plan.add(f"create {' and '.join(m.fqdn for m in want.values())} at the pair's addresses"
              + (", started when installed" if start else "")
              + (f"; keep the {' and '.join(result.kept)} machine" if result.kept else ""),
-             {"rapi": f"POST {g.rapi}/2/instances ({len(want)} job(s))"}, create)
+             {"rapi": f"POST {g.rapi}/2/instances ({len(want)} job(s))"}, lambda: maker.run(create))
